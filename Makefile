@@ -1,0 +1,56 @@
+# caching-proxy: every target a new machine needs. `make test` is what CI runs.
+GO        ?= go
+BIN       := bin/caching-proxy
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+PORT      ?= 3000
+ORIGIN    ?= https://dummyjson.com
+FUZZTIME  ?= 5s
+
+.PHONY: all build run test unit lint fuzz conformance redis-deps deploy-check bench soak clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/caching-proxy
+
+# The proxy on its embedded in-memory store, in front of $(ORIGIN).
+run: build
+	./$(BIN) start --port $(PORT) --origin $(ORIGIN)
+
+# All tests: lint, unit and end-to-end tests with the race detector (a real
+# redis-server is installed for the shared-tier tests), each fuzz target briefly,
+# the deploy/ checks, and the public HTTP cache conformance suite.
+test: lint redis-deps unit fuzz deploy-check conformance
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Each fuzz target for $(FUZZTIME); seed corpora live in the packages' testdata/.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+	  done; done
+
+conformance: build
+	bash internal/conformance/run.sh
+
+redis-deps:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+
+deploy-check:
+	bash deploy/check.sh
+
+bench:
+	bash internal/bench/run.sh
+
+soak: build
+	$(GO) test -count=1 -run '^TestSoak$$' -timeout 10m -v ./internal/soak/ -soak
+
+clean:
+	rm -rf bin internal/conformance/node_modules internal/conformance/results

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/caching-proxy/caching-proxy/internal/config"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// runFunc starts the proxy; clearFunc asks a running one to clear its cache.
+// Commands take them as parameters so flag handling is tested without servers.
+type (
+	runFunc   func(ctx context.Context, cfg config.Config) error
+	clearFunc func(ctx context.Context, t clearTarget) (string, error)
+)
+
+const envPrefix = "CACHING_PROXY_"
+
+func newRootCmd(run runFunc, clear clearFunc) *cobra.Command {
+	cfg := config.Default()
+	var clearFlag bool
+	root := &cobra.Command{
+		Use:   "caching-proxy",
+		Short: "An HTTP caching reverse proxy for one origin",
+		Long: `caching-proxy sits in front of one HTTP origin, forwards every request to it, and
+answers repeated requests from its cache as HTTP allows (RFC 9111). Responses carry
+X-Cache: HIT or MISS and a Cache-Status field (RFC 9211). Metrics for Prometheus are
+served on a separate admin listener (loopback by default).`,
+		Example: `  caching-proxy start --port 3000 --origin https://api.example.com
+  caching-proxy clear-cache --port 3000
+
+  # short forms
+  caching-proxy --port 3000 --origin https://api.example.com
+  caching-proxy --clear-cache`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			if clearFlag {
+				return runClear(cmd, clear, clearTarget{Port: cfg.Port, AdminAddr: cfg.AdminAddr, Token: cfg.AdminToken})
+			}
+			if cfg.Origin == "" {
+				return cmd.Help()
+			}
+			return startValidated(cmd, run, cfg)
+		},
+	}
+	root.SetFlagErrorFunc(flagError)
+	startFlags(root.Flags(), &cfg)
+	root.Flags().BoolVar(&clearFlag, "clear-cache", false, "clear the running proxy's cache (same as the clear-cache command)")
+	root.AddCommand(newStartCmd(run), newClearCmd(clear))
+	return root
+}
+
+func newStartCmd(run runFunc) *cobra.Command {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run the proxy in front of an origin",
+		Long: `Run the proxy in front of an origin. Every flag can also be set by an environment
+variable: CACHING_PROXY_ and the flag's name in upper case with underscores, for
+example CACHING_PROXY_ORIGIN or CACHING_PROXY_CACHE_SIZE. Flags win over variables.
+
+SIGINT or SIGTERM stops accepting connections, lets requests in flight finish, and exits 0.`,
+		Example: `  caching-proxy start --port 3000 --origin https://api.example.com
+  caching-proxy start --origin http://127.0.0.1:8080 --cache-size 1GiB --max-object-size 32MiB
+  CACHING_PROXY_ORIGIN=https://api.example.com caching-proxy start`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			return startValidated(cmd, run, cfg)
+		},
+	}
+	cmd.SetFlagErrorFunc(flagError)
+	startFlags(cmd.Flags(), &cfg)
+	return cmd
+}
+
+// startFlags declares the flags of start (and of the short form) on f, bound to cfg.
+func startFlags(f *pflag.FlagSet, cfg *config.Config) {
+	f.StringVar(&cfg.Origin, "origin", cfg.Origin, "absolute http(s) URL of the origin (required)")
+	f.IntVar(&cfg.Port, "port", cfg.Port, "port of the public listener")
+	f.StringVar(&cfg.Host, "host", cfg.Host, `address of the public listener ("" is every interface)`)
+	f.Var(&cfg.CacheSize, "cache-size", "byte budget of the in-memory cache, e.g. 256MiB or 1GB")
+	f.Var(&cfg.MaxObjectSize, "max-object-size", "larger responses stream through without being stored")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin listener for /metrics, /healthz and cache clearing (default 127.0.0.1:<port+1>)")
+	f.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "bearer token the admin API requires for clearing; required when --admin-addr is not loopback")
+	f.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "how long to wait for a connection to the origin")
+	f.DurationVar(&cfg.ResponseHeaderTimeout, "response-header-timeout", cfg.ResponseHeaderTimeout, "how long to wait for the origin's response headers")
+	f.DurationVar(&cfg.BodyTimeout, "body-timeout", cfg.BodyTimeout, "longest silence allowed while reading an origin body")
+	f.DurationVar(&cfg.StaleIfError, "stale-if-error", cfg.StaleIfError, "serve stale responses this long past expiry when the origin fails (0 = only when the response allows it)")
+	f.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis://host:port/db of a cache tier shared by several proxies (off when empty)")
+	f.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve /debug/pprof on the admin listener")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+}
+
+// startValidated runs the proxy if cfg is valid; flags and environment are applied.
+func startValidated(cmd *cobra.Command, run runFunc, cfg config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	return run(cmd.Context(), cfg)
+}
+
+// applyEnv sets every flag the command line left unset from CACHING_PROXY_<NAME>.
+func applyEnv(f *pflag.FlagSet) error {
+	var err error
+	f.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || err != nil || fl.Hidden {
+			return
+		}
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := f.Set(fl.Name, v); e != nil {
+				err = usageError{fmt.Errorf("%s (for --%s): %v", name, fl.Name, e)}
+			}
+		}
+	})
+	return err
+}
+
+// flagError names the flag in a parse error and marks it as a usage error.
+func flagError(_ *cobra.Command, err error) error {
+	return usageError{fmt.Errorf("%w (see --help)", err)}
+}

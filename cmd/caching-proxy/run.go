@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/admin"
+	"github.com/caching-proxy/caching-proxy/internal/config"
+	"github.com/caching-proxy/caching-proxy/internal/metrics"
+	"github.com/caching-proxy/caching-proxy/internal/proxy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Limits on what clients may send; past them Go's server answers 431 or drops the connection.
+const (
+	maxHeaderBytes    = 64 << 10
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+// runProxy wires the pieces together and serves until ctx ends, then drains.
+func runProxy(ctx context.Context, cfg config.Config) error {
+	log := newLogger(cfg.LogLevel)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := proxy.NewStore(int64(cfg.CacheSize))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m := metrics.New(reg, st.Stats)
+	h := proxy.New(proxy.Options{
+		Origin:  cfg.OriginURL(),
+		Store:   st,
+		Metrics: m,
+		Transport: proxy.NewTransport(proxy.TransportOptions{
+			ConnectTimeout: cfg.ConnectTimeout, ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+		}),
+		MaxObjectSize: int64(cfg.MaxObjectSize),
+		StaleIfError:  cfg.StaleIfError,
+		BodyTimeout:   cfg.BodyTimeout,
+		Logger:        log,
+	})
+
+	public, err := net.Listen("tcp", cfg.Listen())
+	if err != nil {
+		return fmt.Errorf("--port: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin())
+	if err != nil {
+		public.Close()
+		return fmt.Errorf("--admin-addr: %w", err)
+	}
+	servers := []*http.Server{
+		{Handler: h, MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
+		{Handler: admin.Handler(clearer{h}, reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof}),
+			ReadHeaderTimeout: readHeaderTimeout},
+	}
+	errc := make(chan error, 2)
+	for i, ln := range []net.Listener{public, adminLn} {
+		go func() { errc <- servers[i].Serve(ln) }()
+	}
+	log.Info("caching-proxy started", "version", version, "listen", public.Addr().String(),
+		"origin", cfg.Origin, "admin", adminLn.Addr().String(), "cache_size", cfg.CacheSize.String())
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if e := s.Shutdown(sctx); e != nil {
+			err = errors.Join(err, e)
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// clearer adapts the proxy to what the admin API needs.
+type clearer struct{ h *proxy.Handler }
+
+func (c clearer) Clear() admin.Cleared {
+	n, b := c.h.Clear()
+	return admin.Cleared{Entries: n, Bytes: b}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,74 @@
+// Package admin serves the private listener: metrics, health and cache clearing.
+// It never shares a port with proxied traffic, so no origin path is hidden by it and
+// no client of the proxy can reach it unless the operator exposes it.
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"net/http/pprof"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Cleared is what a clear dropped.
+type Cleared struct {
+	Entries int64 `json:"entries"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// Clearer empties the cache.
+type Clearer interface {
+	Clear() Cleared
+}
+
+// Options configure the admin handler. The zero value serves metrics and health only
+// to loopback-bound listeners and needs no token.
+type Options struct {
+	Token string // when set, POST /cache/clear needs "Authorization: Bearer <Token>"
+	Pprof bool   // serve /debug/pprof/
+}
+
+// Handler returns the admin API:
+//
+//	GET  /healthz      200 "ok"
+//	GET  /metrics      Prometheus text format
+//	POST /cache/clear  empties the cache; 200 with Cleared as JSON
+func Handler(c Clearer, g prometheus.Gatherer, opt Options) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.Handle("POST /cache/clear", requireToken(opt.Token, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(c.Clear())
+	})))
+	if opt.Pprof {
+		mux.Handle("/debug/pprof/", requireToken(opt.Token, http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", requireToken(opt.Token, http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/trace", requireToken(opt.Token, http.HandlerFunc(pprof.Trace)))
+		mux.Handle("/debug/pprof/symbol", requireToken(opt.Token, http.HandlerFunc(pprof.Symbol)))
+	}
+	return mux
+}
+
+// requireToken answers 401 unless the request carries the bearer token; with no
+// token configured every request passes (the listener is loopback-only then).
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="caching-proxy admin"`)
+			http.Error(w, "admin token required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,175 @@
+// Package config holds the settings of one proxy process, their defaults and
+// their validation. It knows nothing of flags or environment variables: the
+// command line fills a Config and hands parts of it to each constructor.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// Config is everything `caching-proxy start` can be told.
+type Config struct {
+	Host                  string        // public listener address; "" is every interface
+	Port                  int           // public listener port
+	Origin                string        // absolute http(s) URL of the origin
+	CacheSize             Bytes         // byte budget of the in-memory store
+	MaxObjectSize         Bytes         // larger bodies stream through uncached
+	AdminAddr             string        // admin listener; "" means 127.0.0.1:<Port+1>
+	AdminToken            string        // bearer token for admin writes; required off loopback
+	ConnectTimeout        time.Duration // dialing the origin
+	ResponseHeaderTimeout time.Duration // origin's status line and headers
+	BodyTimeout           time.Duration // longest silence while reading an origin body
+	StaleIfError          time.Duration // operator default stale-if-error window; 0 is off
+	RedisURL              string        // shared L2 tier; "" keeps the store in memory only
+	Pprof                 bool          // serve /debug/pprof on the admin listener
+	LogLevel              string        // debug, info, warn, error
+	ShutdownTimeout       time.Duration // how long in-flight requests may drain
+}
+
+// Default returns the settings used when nothing else is given.
+func Default() Config {
+	return Config{
+		Port:                  3000,
+		CacheSize:             256 << 20,
+		MaxObjectSize:         8 << 20,
+		ConnectTimeout:        5 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		BodyTimeout:           30 * time.Second,
+		LogLevel:              "info",
+		ShutdownTimeout:       15 * time.Second,
+	}
+}
+
+// DefaultAdminAddr is where the admin listener goes when no address is given:
+// loopback, one port above the public one, so clear-cache can find it from --port alone.
+func DefaultAdminAddr(port int) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1))
+}
+
+// Admin returns the admin listener address in force.
+func (c Config) Admin() string {
+	if c.AdminAddr != "" {
+		return c.AdminAddr
+	}
+	return DefaultAdminAddr(c.Port)
+}
+
+// Listen returns the public listener address.
+func (c Config) Listen() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// OriginURL parses Origin; Validate has already reported any problem with it.
+func (c Config) OriginURL() *url.URL {
+	u, _ := ParseOrigin(c.Origin)
+	return u
+}
+
+// ParseOrigin accepts an absolute http or https URL with a host and no query or fragment.
+func ParseOrigin(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("is required (e.g. https://api.example.com)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a URL", s)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("%q must start with http:// or https://", s)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("%q has no host", s)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("%q must not have a query or fragment", s)
+	case u.User != nil:
+		return nil, fmt.Errorf("%q must not carry credentials", s)
+	}
+	return u, nil
+}
+
+// Validate reports every problem at once, each naming its flag.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	if _, err := ParseOrigin(c.Origin); err != nil {
+		bad("origin", "%v", err)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("port", "%d is not a TCP port (1-65535)", c.Port)
+	}
+	if c.CacheSize < 1<<20 {
+		bad("cache-size", "%s is below the 1MiB minimum", c.CacheSize)
+	}
+	if c.MaxObjectSize < 1 {
+		bad("max-object-size", "must be positive")
+	} else if c.MaxObjectSize > c.CacheSize {
+		bad("max-object-size", "%s is larger than --cache-size %s", c.MaxObjectSize, c.CacheSize)
+	}
+	if host, port, err := net.SplitHostPort(c.Admin()); err != nil || port == "" {
+		bad("admin-addr", "%q is not host:port", c.AdminAddr)
+	} else if !IsLoopback(host) && c.AdminToken == "" {
+		bad("admin-token", "is required when --admin-addr %q is not a loopback address", c.Admin())
+	} else if c.AdminAddr == "" && c.Port == 65535 {
+		bad("admin-addr", "no default for --port 65535; set it")
+	}
+	for flag, d := range map[string]time.Duration{
+		"connect-timeout": c.ConnectTimeout, "response-header-timeout": c.ResponseHeaderTimeout,
+		"body-timeout": c.BodyTimeout,
+	} {
+		if d <= 0 {
+			bad(flag, "must be positive")
+		}
+	}
+	if c.StaleIfError < 0 {
+		bad("stale-if-error", "must not be negative")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("redis-url", "%q must be redis://host:port/db or rediss://", c.RedisURL)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// IsLoopback reports whether host names only this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Bytes is a size in bytes that reads and prints human units ("256MiB", "1.5GB", "4096").
+// It implements pflag.Value.
+type Bytes int64
+
+func (b Bytes) String() string { return humanize.IBytes(uint64(b)) }
+
+// Set parses s as a byte size.
+func (b *Bytes) Set(s string) error {
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a size (try 256MiB, 1GB or 1048576)", s)
+	}
+	if n > 1<<50 {
+		return fmt.Errorf("%q is too large", s)
+	}
+	*b = Bytes(n)
+	return nil
+}
+
+// Type names the value in help text.
+func (b *Bytes) Type() string { return "bytes" }

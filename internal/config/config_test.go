@@ -1,0 +1,87 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBytesSet(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Bytes
+		wantErr bool
+	}{
+		{"256MiB", 256 << 20, false},
+		{"1GB", 1_000_000_000, false},
+		{"4096", 4096, false},
+		{"1.5KiB", 1536, false},
+		{"lots", 0, true},
+		{"-1MiB", 0, true},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		var b Bytes
+		err := b.Set(tt.in)
+		if (err != nil) != tt.wantErr || (!tt.wantErr && b != tt.want) {
+			t.Errorf("Set(%q) = %d, %v; want %d, err %v", tt.in, b, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := Default()
+	ok.Origin = "https://api.example.com"
+	tests := []struct {
+		name     string
+		mutate   func(*Config)
+		wantFlag string // "" means valid
+	}{
+		{"defaults with origin", func(*Config) {}, ""},
+		{"missing origin", func(c *Config) { c.Origin = "" }, "--origin"},
+		{"origin without scheme", func(c *Config) { c.Origin = "api.example.com" }, "--origin"},
+		{"ftp origin", func(c *Config) { c.Origin = "ftp://x" }, "--origin"},
+		{"origin with query", func(c *Config) { c.Origin = "http://x/?a=1" }, "--origin"},
+		{"port out of range", func(c *Config) { c.Port = 70000 }, "--port"},
+		{"tiny cache", func(c *Config) { c.CacheSize = 10 }, "--cache-size"},
+		{"object larger than cache", func(c *Config) { c.MaxObjectSize = c.CacheSize + 1 }, "--max-object-size"},
+		{"public admin needs token", func(c *Config) { c.AdminAddr = "0.0.0.0:9000" }, "--admin-token"},
+		{"public admin with token", func(c *Config) { c.AdminAddr = "0.0.0.0:9000"; c.AdminToken = "s" }, ""},
+		{"bad admin addr", func(c *Config) { c.AdminAddr = "nonsense" }, "--admin-addr"},
+		{"zero timeout", func(c *Config) { c.ConnectTimeout = 0 }, "--connect-timeout"},
+		{"bad redis", func(c *Config) { c.RedisURL = "http://x" }, "--redis-url"},
+		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tt.wantFlag == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.wantFlag != "" && (err == nil || !strings.Contains(err.Error(), tt.wantFlag)):
+				t.Errorf("Validate() = %v, want an error naming %s", err, tt.wantFlag)
+			}
+		})
+	}
+}
+
+func TestAdminDefault(t *testing.T) {
+	c := Default()
+	c.Port = 8080
+	if got := c.Admin(); got != "127.0.0.1:8081" {
+		t.Errorf("Admin() = %q, want 127.0.0.1:8081", got)
+	}
+}
+
+func FuzzBytesSet(f *testing.F) {
+	for _, s := range []string{"256MiB", "1GB", "0", "1e3", "9999999999999999999999PiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b Bytes
+		if err := b.Set(s); err == nil && b < 0 {
+			t.Fatalf("Set(%q) gave negative %d", s, b)
+		}
+	})
+}

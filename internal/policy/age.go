@@ -1,0 +1,59 @@
+package policy
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseAge returns the value of the Age field (RFC 9111 §5.1) and whether it is valid.
+// Only the first field line counts, and it must be a non-negative integer; a value
+// too large to represent saturates at 2^31 seconds as §1.2.2 asks.
+func ParseAge(h http.Header) (time.Duration, bool) {
+	v := h["Age"]
+	if len(v) == 0 {
+		return 0, false
+	}
+	s := strings.TrimSpace(v[0])
+	if first, _, found := strings.Cut(s, ","); found { // several values folded into one line
+		s = strings.TrimSpace(first)
+	}
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > math.MaxInt32 {
+		n = math.MaxInt32 + 1
+	}
+	return seconds(n), true
+}
+
+// InitialAge is the corrected initial age of a response when it reached the cache
+// (RFC 9111 §4.2.3): the larger of its apparent age from Date and its Age field
+// plus the time the request took.
+func InitialAge(h http.Header, requested, received time.Time) time.Duration {
+	apparent := time.Duration(0)
+	if date, ok := parseDate(h, "Date"); ok {
+		apparent = max(0, received.Sub(date))
+	}
+	ageValue, _ := ParseAge(h)
+	corrected := ageValue + max(0, received.Sub(requested))
+	return max(apparent, corrected)
+}
+
+// CurrentAge is how old a stored response is now (RFC 9111 §4.2.3).
+func CurrentAge(initial time.Duration, received, now time.Time) time.Duration {
+	return initial + max(0, now.Sub(received))
+}
+
+// AgeValue renders an age for the Age field: whole seconds, rounded down.
+func AgeValue(age time.Duration) string {
+	return strconv.FormatInt(int64(age/time.Second), 10)
+}

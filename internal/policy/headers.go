@@ -1,0 +1,68 @@
+package policy
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// hopByHop are the fields that describe one connection, never stored nor forwarded
+// (RFC 9110 §7.6.1), plus the proxy's own per-response fields.
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true,
+}
+
+// StoredHeader returns the fields of a response that a cache keeps (RFC 9111 §3.1):
+// everything but hop-by-hop fields, fields the Connection field names, the fields a
+// qualified private or no-cache directive names (§5.2.2.4, §5.2.2.7: we may store the
+// rest when we drop those), and Age, which the cache recomputes on every reuse.
+func StoredHeader(h http.Header, d *Directives) http.Header {
+	drop := connectionFields(h)
+	for name := range d.Private {
+		drop[name] = true
+	}
+	for name := range d.NoCache {
+		drop[name] = true
+	}
+	out := make(http.Header, len(h))
+	for name, vals := range h {
+		if hopByHop[name] || drop[name] || name == "Age" {
+			continue
+		}
+		out[name] = vals
+	}
+	return out
+}
+
+// connectionFields returns the fields named in Connection, canonicalized.
+func connectionFields(h http.Header) map[string]bool {
+	names := map[string]bool{}
+	for _, line := range h["Connection"] {
+		for _, n := range strings.Split(line, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names[textproto.CanonicalMIMEHeaderKey(n)] = true
+			}
+		}
+	}
+	return names
+}
+
+// Refresh returns the stored header updated from a 304 (or HEAD) response (RFC 9111
+// §3.2, §4.3.4): each field the new response carries replaces the stored one, except
+// those §3.1 never stores and Content-Length, which describes the stored body.
+func Refresh(stored, fresh http.Header) http.Header {
+	out := make(http.Header, len(stored)+len(fresh))
+	for name, vals := range stored {
+		out[name] = vals
+	}
+	drop := connectionFields(fresh)
+	for name, vals := range fresh {
+		if hopByHop[name] || drop[name] || name == "Age" || name == "Content-Length" {
+			continue
+		}
+		out[name] = vals
+	}
+	return out
+}

@@ -1,0 +1,76 @@
+package policy
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Conditional adds validators from a stored response's header to the header of a
+// request that revalidates it (RFC 9111 §4.3.1): If-None-Match with its ETag and
+// If-Modified-Since with its Last-Modified. It reports whether it added any.
+func Conditional(req, stored http.Header) bool {
+	added := false
+	if etag := stored.Get("Etag"); etag != "" {
+		req.Set("If-None-Match", etag)
+		added = true
+	}
+	if lm := stored.Get("Last-Modified"); lm != "" {
+		req.Set("If-Modified-Since", lm)
+		added = true
+	}
+	return added
+}
+
+// HasValidators reports whether a stored response can be revalidated.
+func HasValidators(stored http.Header) bool {
+	return stored.Get("Etag") != "" || stored.Get("Last-Modified") != ""
+}
+
+// NotModified reports whether a client's conditional request is satisfied by a stored
+// response, so the cache may answer 304 itself (RFC 9110 §13.1.2, §13.1.3, §13.2.2):
+// If-None-Match decides when present (weak comparison); otherwise If-Modified-Since
+// against Last-Modified.
+func NotModified(req, stored http.Header) bool {
+	if inm := req.Values("If-None-Match"); len(inm) > 0 {
+		etag := stored.Get("Etag")
+		for _, line := range inm {
+			for _, tag := range strings.Split(line, ",") {
+				tag = strings.TrimSpace(tag)
+				if tag == "*" || (etag != "" && weakMatch(tag, etag)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ims, ok := parseDate(req, "If-Modified-Since")
+	if !ok {
+		return false
+	}
+	lm, ok := parseDate(stored, "Last-Modified")
+	if !ok {
+		return false
+	}
+	return !lm.After(ims)
+}
+
+// weakMatch compares two entity-tags ignoring the W/ prefix (RFC 9110 §8.8.3.2).
+func weakMatch(a, b string) bool {
+	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
+}
+
+// ValidatorsAgree reports whether a 304 or 200 with validators describes the stored
+// response (RFC 9111 §4.3.4): the strong ETag matches, or, without ETags, Last-Modified
+// does. A 304 with no validators at all is taken to describe it.
+func ValidatorsAgree(fresh, stored http.Header) bool {
+	if etag := fresh.Get("Etag"); etag != "" {
+		return etag == stored.Get("Etag")
+	}
+	if lm := fresh.Get("Last-Modified"); lm != "" {
+		a, ok1 := parseDate(fresh, "Last-Modified")
+		b, ok2 := parseDate(stored, "Last-Modified")
+		return ok1 && ok2 && a.Equal(b)
+	}
+	return true
+}
+

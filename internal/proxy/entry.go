@@ -1,0 +1,67 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+)
+
+// entry is one stored response, or a variant index (marker) for a URL whose responses
+// vary. Entries are immutable once built: a refresh builds a new one.
+type entry struct {
+	status  int
+	header  http.Header // stored fields, Content-Length set, Age and hop-by-hop removed
+	body    []byte
+	fresh   policy.Freshness
+	vary    []string // request fields this response varies on (for a marker: of its variants)
+	varyKey string   // policy.SecondaryKey of the request that fetched it
+	marker  bool     // a variant index: look up key+nonce+secondary key next
+	nonce   string   // marker generation; a new marker orphans the variants of an old one
+	size    int64    // bytes of header and body, for the store's budget
+}
+
+// Cost implements store.Value.
+func (e *entry) Cost() int64 { return e.size }
+
+// newEntry builds an entry from a response's stored fields and complete body.
+func newEntry(status int, header http.Header, body []byte, fresh policy.Freshness, reqHeader http.Header) *entry {
+	h := header.Clone()
+	h.Del("Cache-Status") // upstream caches' statuses are per response; ours is prepended on use
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	e := &entry{status: status, header: h, body: body, fresh: fresh, vary: policy.VaryNames(h)}
+	e.varyKey = policy.SecondaryKey(reqHeader, e.vary)
+	e.size = int64(len(body)) + headerSize(h) + int64(len(e.varyKey)) + 256
+	return e
+}
+
+// retention is how long the store keeps the entry: its freshness plus the time in
+// which it can still be revalidated (it has validators) or served stale.
+func (e *entry) retention(now time.Time, staleIfError time.Duration) time.Duration {
+	ttl := e.fresh.TTL(now)
+	extra := max(e.fresh.StaleRevalidate, e.fresh.StaleIfError, staleIfError)
+	if policy.HasValidators(e.header) {
+		extra = max(extra, revalidationWindow)
+	}
+	return ttl + extra
+}
+
+// revalidationWindow is how long a stale entry with validators is kept so a
+// conditional request can renew it instead of fetching the body again.
+const revalidationWindow = 24 * time.Hour
+
+// matches reports whether the entry answers a request with header h (RFC 9111 §4.1).
+func (e *entry) matches(h http.Header) bool {
+	return len(e.vary) == 0 || policy.SecondaryKey(h, e.vary) == e.varyKey
+}
+
+func headerSize(h http.Header) int64 {
+	var n int64
+	for k, vs := range h {
+		for _, v := range vs {
+			n += int64(len(k) + len(v) + 4)
+		}
+	}
+	return n
+}

@@ -1,0 +1,45 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/metrics"
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+)
+
+// pass is why a request goes to the origin.
+type pass int
+
+const (
+	passBypass     pass = iota // safe but not cacheable here (HEAD miss, OPTIONS, ...)
+	passUnsafe                 // unsafe method: forward, then invalidate on success
+	passMiss                   // nothing stored: fetch and maybe store
+	passRevalidate             // stored but not usable as is: ask conditionally
+)
+
+// exchange carries one request's cache state from the Handler to the Transport.
+type exchange struct {
+	kind       pass
+	key        string                    // primary cache key
+	in         *http.Request             // the client's request
+	req        *policy.RequestDirectives // its Cache-Control
+	stored     *entry                    // what the store had, if anything
+	now        time.Time                 // when the request arrived
+	flight     *flight                   // set when this request leads a coalesced fetch
+	result     metrics.Outcome           // set by the Transport
+	background bool                      // a refresh nobody waits for: not counted as a request
+	filled     *entry                    // what a fetch stored, once its body is complete
+}
+
+type exchangeKey struct{}
+
+func (x *exchange) outcome() metrics.Outcome {
+	if x.result == "" {
+		if x.kind == passMiss || x.kind == passRevalidate {
+			return metrics.Miss
+		}
+		return metrics.Bypass
+	}
+	return x.result
+}

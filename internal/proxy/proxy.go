@@ -1,0 +1,222 @@
+// Package proxy is the request path: it answers fresh hits from the store, and hands
+// everything else to an httputil.ReverseProxy whose Transport asks the policy, talks
+// to the origin (conditionally when revalidating) and fills the store.
+//
+//	client -> Handler -> policy (key, reuse?) -> store (entry?) -> origin -> policy (storable?) -> store -> client
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/metrics"
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+	"github.com/caching-proxy/caching-proxy/internal/store"
+)
+
+// Name is how the proxy names itself in Cache-Status and Via.
+const Name = "caching-proxy"
+
+// Options configure a Handler. Zero values are documented per field.
+type Options struct {
+	Origin        *url.URL             // required: where requests go
+	Store         *store.Store[*entry] // required: see NewStore
+	Metrics       *metrics.Metrics     // required
+	Transport     http.RoundTripper    // talks to the origin; nil means NewTransport(TransportOptions{})
+	MaxObjectSize int64                // larger bodies are not stored; 0 means 8 MiB
+	StaleIfError  time.Duration        // operator default stale-if-error window; 0 is off
+	BodyTimeout   time.Duration        // longest silence in an origin body; 0 means none
+	Logger        *slog.Logger         // nil means slog.Default()
+	Shared        Shared               // a tier shared with other replicas; nil means none
+}
+
+// Handler is the public side of the proxy.
+type Handler struct {
+	opt     Options
+	store   *store.Store[*entry]
+	m       *metrics.Metrics
+	rp      *httputil.ReverseProxy
+	origin  http.RoundTripper
+	flights flights
+	log     *slog.Logger
+	nonce   atomic.Uint64
+}
+
+// NewStore returns the in-memory store the Handler uses.
+func NewStore(maxBytes int64) (*store.Store[*entry], error) { return store.New[*entry](maxBytes) }
+
+// New returns the proxy's public handler.
+func New(opt Options) *Handler {
+	if opt.MaxObjectSize <= 0 {
+		opt.MaxObjectSize = 8 << 20
+	}
+	if opt.Transport == nil {
+		opt.Transport = NewTransport(TransportOptions{})
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	h := &Handler{opt: opt, store: opt.Store, m: opt.Metrics, origin: opt.Transport, log: opt.Logger}
+	h.flights.init()
+	h.nonce.Store(uint64(time.Now().UnixNano()))
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:      h.rewrite,
+		Transport:    roundTripFunc(h.roundTrip),
+		ErrorHandler: h.originError,
+		ErrorLog:     slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
+	}
+	return h
+}
+
+// poisonable are request fields some frameworks trust for building URLs or routing.
+// The cache key does not include them, so a client must not be able to set them
+// for a response others will share (web cache poisoning).
+var poisonable = []string{
+	"Forwarded", "X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Scheme",
+	"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Original-Url",
+	"X-Rewrite-Url", "X-Original-Host", "X-Host", "X-Http-Method-Override",
+	"X-Http-Method", "X-Method-Override",
+}
+
+// rewrite turns the client's request into the origin's: origin URL and Host, our own
+// X-Forwarded-For and -Proto (client-sent X-Forwarded-* are dropped by ReverseProxy
+// before this runs), Via, and none of the poisonable fields.
+func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(h.opt.Origin)
+	pr.SetXForwarded()
+	for _, name := range poisonable {
+		pr.Out.Header.Del(name)
+	}
+	pr.Out.Header.Add("Via", pr.In.Proto[strings.IndexByte(pr.In.Proto, '/')+1:]+" "+Name)
+}
+
+// ServeHTTP answers one client request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if reason := rejectTarget(r); reason != "" {
+		http.Error(w, reason, http.StatusBadRequest)
+		return
+	}
+	if r.Method == http.MethodConnect {
+		http.Error(w, "CONNECT is not supported: this is a reverse proxy", http.StatusMethodNotAllowed)
+		return
+	}
+	x := &exchange{key: policy.Key(r.URL), in: r, now: time.Now()}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		x.kind = passUnsafe
+		if policy.IsSafe(r.Method) {
+			x.kind = passBypass
+		}
+		h.forward(w, r, x)
+		return
+	}
+	x.req = policy.ParseRequest(r.Header)
+	e := h.lookup(x.key, r.Header)
+	if e != nil {
+		x.stored = e
+		switch policy.Reuse(e.fresh, x.req, x.now) {
+		case policy.Fresh:
+			h.serve(w, r, e, metrics.Hit, "hit; ttl="+ttl(e, x.now))
+			return
+		case policy.Stale:
+			h.serve(w, r, e, metrics.Stale, "hit; ttl="+ttl(e, x.now)+"; detail=max-stale")
+			return
+		}
+		if h.serveWhileRevalidating(w, r, x) {
+			return
+		}
+	}
+	if x.req.OnlyIfCached {
+		h.m.Request(metrics.Bypass)
+		w.Header().Set("Cache-Status", Name+"; fwd=miss; detail=only-if-cached")
+		w.Header().Set("X-Cache", "MISS")
+		http.Error(w, "not in cache (only-if-cached)", http.StatusGatewayTimeout)
+		return
+	}
+	switch {
+	case e != nil:
+		x.kind = passRevalidate
+	case r.Method == http.MethodHead:
+		x.kind = passBypass
+	default:
+		x.kind = passMiss
+		if h.awaitFlight(w, r, x) {
+			return
+		}
+	}
+	h.forward(w, r, x)
+}
+
+// forward sends the request through the ReverseProxy and counts its outcome.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
+	defer h.endFlight(x, nil, false) // if the origin failed before a response existed
+	h.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+	if !x.background {
+		h.m.Request(x.outcome())
+	}
+}
+
+// lookup returns the stored response for a request, following a variant index.
+func (h *Handler) lookup(key string, reqHeader http.Header) *entry {
+	e, ok := h.store.Get(key)
+	if !ok && h.opt.Shared != nil {
+		e, ok = h.sharedGet(key)
+	}
+	if !ok {
+		return nil
+	}
+	if e.marker {
+		vk := variantKey(key, e.nonce, policy.SecondaryKey(reqHeader, e.vary))
+		if e, ok = h.store.Get(vk); !ok && h.opt.Shared != nil {
+			e, ok = h.sharedGet(vk)
+		}
+		if !ok {
+			return nil
+		}
+	}
+	if !e.matches(reqHeader) {
+		return nil
+	}
+	return e
+}
+
+func variantKey(key, nonce, secondary string) string {
+	return key + "\x00" + nonce + "\x00" + secondary
+}
+
+// rejectTarget refuses request targets a reverse proxy must not act on: absolute-form
+// URIs naming another host (we are no forward proxy) and targets that are not paths.
+func rejectTarget(r *http.Request) string {
+	switch {
+	case r.Method == http.MethodOptions && r.RequestURI == "*":
+		return ""
+	case r.URL.IsAbs() && r.URL.Host != r.Host:
+		return "absolute-form request target for another host: this is a reverse proxy"
+	case !strings.HasPrefix(r.URL.Path, "/") && r.Method != http.MethodConnect:
+		return "request target must be a path"
+	}
+	return ""
+}
+
+func ttl(e *entry, now time.Time) string {
+	return policy.AgeValue(e.fresh.TTL(now))
+}
+
+// clientIP is used only for logs.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,246 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/metrics"
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+)
+
+// roundTrip is the ReverseProxy's Transport: req is the outbound request, already
+// rewritten for the origin; the exchange in its context says why it goes there.
+func (h *Handler) roundTrip(req *http.Request) (*http.Response, error) {
+	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	switch {
+	case x == nil || x.kind == passBypass:
+		return h.pass(req, x)
+	case x.kind == passUnsafe:
+		return h.unsafe(req, x)
+	case x.kind == passRevalidate:
+		return h.revalidate(req, x)
+	}
+	return h.fetch(req, x)
+}
+
+// pass forwards a request the cache has nothing to do with.
+func (h *Handler) pass(req *http.Request, x *exchange) (*http.Response, error) {
+	resp, err := h.send(req)
+	if err != nil {
+		return nil, err
+	}
+	detail := "fwd=bypass"
+	if x != nil && x.kind == passBypass && x.in.Method == http.MethodHead {
+		detail = "fwd=miss"
+	}
+	markForwarded(resp, detail)
+	return resp, nil
+}
+
+// unsafe forwards a POST, PUT, DELETE, ... and invalidates what a success changed (RFC 9111 §4.4).
+func (h *Handler) unsafe(req *http.Request, x *exchange) (*http.Response, error) {
+	resp, err := h.send(req)
+	if err != nil {
+		return nil, err
+	}
+	if policy.Invalidates(req.Method, resp.StatusCode) {
+		h.invalidate(x, req, resp.Header)
+	}
+	markForwarded(resp, "fwd=method")
+	return resp, nil
+}
+
+// fetch handles a miss: the response streams to the client and, if storable, into the store.
+func (h *Handler) fetch(req *http.Request, x *exchange) (*http.Response, error) {
+	stripConditionals(req.Header) // fetch the whole response so it can be stored
+	req, cancel := detach(req)
+	requested := time.Now()
+	resp, err := h.send(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return h.admit(req, x, resp, requested, cancel, "fwd=miss")
+}
+
+// admit decides whether a full origin response gets stored, and returns what the
+// client receives: the response itself, streaming, with a copy going to the store.
+func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, requested time.Time, cancel func(), fwd string) (*http.Response, error) {
+	received := time.Now()
+	d, _ := policy.ParseResponse(resp.Header)
+	ok, why := policy.Storable(policy.Exchange{
+		Method: x.in.Method, RequestHeader: x.in.Header, Request: x.req,
+		Status: resp.StatusCode, Header: resp.Header, Directives: d,
+	})
+	if ok && resp.ContentLength > h.opt.MaxObjectSize {
+		ok, why = false, "too-large"
+	}
+	x.result = metrics.Miss
+	if !ok {
+		h.endFlight(x, nil, true)
+		markForwarded(resp, fwd+"; detail="+why)
+		resp.Body = cancelOnClose(resp.Body, cancel)
+		return resp, nil
+	}
+	fresh := policy.Assess(resp.StatusCode, resp.Header, d, requested, received)
+	header := policy.StoredHeader(resp.Header, d)
+	status := resp.StatusCode
+	reqHeader := x.in.Header.Clone()
+	resp.Body = newFillBody(resp.Body, resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
+		defer cancel()
+		if body == nil {
+			h.endFlight(x, nil, false)
+			return
+		}
+		e := newEntry(status, header, body, fresh, reqHeader)
+		x.filled = e
+		h.put(x.key, e)
+		h.endFlight(x, e, false)
+	})
+	markForwarded(resp, fwd+"; stored")
+	if status == http.StatusOK && (hasConditional(x.in.Header) || x.in.Header.Get("Range") != "") {
+		// The client wants part of the response, or only to know it has it: read it
+		// whole into the store, then answer from the entry.
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if e := x.filled; e != nil {
+			return h.fromEntry(req, x, e, "MISS", fwd+"; stored"), nil
+		}
+		return nil, errIncompleteBody
+	}
+	return resp, nil
+}
+
+// revalidate asks the origin whether a stored response is still good (RFC 9111 §4.3):
+// 304 refreshes and serves it; a full response replaces it; a failure may serve it
+// stale within a stale-if-error window.
+func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, error) {
+	stored := x.stored
+	stripConditionals(req.Header)
+	conditional := policy.Conditional(req.Header, stored.header)
+	req.Header.Del("Range")
+	req, cancel := detach(req)
+	requested := time.Now()
+	resp, err := h.send(req)
+	fwd := "fwd=stale"
+	if x.req.NoCache || x.req.MaxAge >= 0 || x.req.MinFresh >= 0 {
+		fwd = "fwd=request"
+	}
+	if err != nil || resp.StatusCode >= 500 {
+		if r, ok := h.staleOnError(x, resp, err); ok {
+			cancel()
+			return r, nil
+		}
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	if resp.StatusCode == http.StatusNotModified && conditional && policy.ValidatorsAgree(resp.Header, stored.header) {
+		resp.Body.Close()
+		cancel()
+		e := h.refresh(x, stored, resp.Header, requested, time.Now())
+		x.result = metrics.Revalidated
+		return h.fromEntry(req, x, e, "HIT", fwd+"; fwd-status=304"), nil
+	}
+	return h.admit(req, x, resp, requested, cancel, fwd+"; fwd-status="+strconv.Itoa(resp.StatusCode))
+}
+
+// refresh stores a new entry: the stored body with its header updated from a 304 (RFC 9111 §3.2).
+func (h *Handler) refresh(x *exchange, stored *entry, fresh http.Header, requested, received time.Time) *entry {
+	header := policy.Refresh(stored.header, fresh)
+	d, _ := policy.ParseResponse(header)
+	e := newEntry(stored.status, header, stored.body, policy.Assess(stored.status, header, d, requested, received), x.in.Header)
+	if ok, _ := policy.Storable(policy.Exchange{
+		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
+		Status: stored.status, Header: header, Directives: d,
+	}); ok {
+		h.put(x.key, e)
+	} else {
+		h.drop(x.key)
+	}
+	return e
+}
+
+// staleOnError serves the stored response when the origin failed and a stale-if-error
+// window (the response's, the request's or the operator's) allows it (RFC 5861 §4).
+func (h *Handler) staleOnError(x *exchange, resp *http.Response, err error) (*http.Response, bool) {
+	window := max(x.stored.fresh.StaleIfError, h.opt.StaleIfError)
+	if x.req.StaleIfError >= 0 {
+		window = max(window, time.Duration(x.req.StaleIfError)*time.Second)
+	}
+	if !x.stored.fresh.StaleWithin(window, time.Now()) {
+		return nil, false
+	}
+	status := "fwd=stale; detail=stale-if-error"
+	if err == nil {
+		status = "fwd=stale; fwd-status=" + strconv.Itoa(resp.StatusCode) + "; detail=stale-if-error"
+		resp.Body.Close()
+	} else {
+		h.log.Warn("origin failed; serving stale", "key", x.key, "err", err)
+	}
+	x.result = metrics.Stale
+	return h.fromEntry(x.in, x, x.stored, "HIT", status), true
+}
+
+// fromEntry builds the response the ReverseProxy relays when the answer comes from a stored entry.
+func (h *Handler) fromEntry(req *http.Request, x *exchange, e *entry, xcache, status string) *http.Response {
+	hdr := make(http.Header, len(e.header)+3)
+	for k, v := range e.header {
+		hdr[k] = v
+	}
+	setCacheHeaders(hdr, e, time.Now(), xcache, status)
+	code, body := e.status, e.body
+	if e.status == http.StatusOK {
+		code, body = answerFrom(hdr, x.in, e)
+	}
+	return &http.Response{
+		StatusCode: code, Status: strconv.Itoa(code) + " " + http.StatusText(code),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: hdr, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
+		Request: req,
+	}
+}
+
+// notModified turns a full response into the 304 a conditional client asked for.
+func notModified(req *http.Request, resp *http.Response) *http.Response {
+	hdr := resp.Header.Clone()
+	for _, f := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range"} {
+		hdr.Del(f)
+	}
+	return &http.Response{
+		StatusCode: http.StatusNotModified, Status: "304 Not Modified",
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: hdr, Body: http.NoBody, Request: req,
+	}
+}
+
+// markForwarded labels a response that came from the origin.
+func markForwarded(resp *http.Response, status string) {
+	resp.Header["X-Cache"] = []string{"MISS"}
+	resp.Header["Cache-Status"] = append([]string{Name + "; " + status}, resp.Header["Cache-Status"]...)
+}
+
+// stripConditionals removes the client's validators from a request the cache sends for
+// itself: it wants a full response to store, or its own validators to be the ones asked.
+func stripConditionals(h http.Header) {
+	for _, f := range []string{"If-None-Match", "If-Modified-Since", "If-Range", "Range"} {
+		h.Del(f)
+	}
+}
+
+type cancelCloser struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c cancelCloser) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+func cancelOnClose(rc io.ReadCloser, cancel func()) io.ReadCloser { return cancelCloser{rc, cancel} }

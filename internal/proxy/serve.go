@@ -1,0 +1,122 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/metrics"
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+)
+
+// serve answers a request from a stored entry: the stored fields as they are (shared,
+// never copied), Age, X-Cache and Cache-Status, then the body unless HEAD. Conditional
+// and Range requests are answered from the entry too.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, status string) {
+	h.m.Request(o)
+	hdr := w.Header()
+	for k, v := range e.header {
+		hdr[k] = v
+	}
+	setCacheHeaders(hdr, e, time.Now(), "HIT", status)
+	code, body := e.status, e.body
+	if e.status == http.StatusOK {
+		code, body = answerFrom(hdr, r, e)
+	}
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead && len(body) > 0 {
+		_, _ = w.Write(body)
+	}
+}
+
+// setCacheHeaders adds the per-use fields of a stored response.
+func setCacheHeaders(hdr http.Header, e *entry, now time.Time, xcache, status string) {
+	hdr["Age"] = []string{policy.AgeValue(e.fresh.Age(now))}
+	hdr["X-Cache"] = []string{xcache}
+	hdr["Cache-Status"] = []string{Name + "; " + status}
+}
+
+// answerFrom turns a stored 200 into what the request asks for: 304 when its
+// conditionals match (RFC 9110 §13.2.2), a single byte range as 206 (RFC 9110 §14),
+// or the whole body. hdr is the response header being built.
+func answerFrom(hdr http.Header, r *http.Request, e *entry) (int, []byte) {
+	if hasConditional(r.Header) && policy.NotModified(r.Header, e.header) {
+		for _, f := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Transfer-Encoding"} {
+			delete(hdr, f)
+		}
+		return http.StatusNotModified, nil
+	}
+	rng := r.Header.Get("Range")
+	if rng == "" || r.Method != http.MethodGet || !ifRangeMatches(r.Header, e.header) {
+		return e.status, e.body
+	}
+	start, end, ok := parseRange(rng, int64(len(e.body)))
+	switch {
+	case !ok: // unsupported syntax or several ranges: the whole body is a valid answer
+		return e.status, e.body
+	case start < 0:
+		hdr["Content-Range"] = []string{"bytes */" + strconv.Itoa(len(e.body))}
+		hdr["Content-Length"] = []string{"0"}
+		return http.StatusRequestedRangeNotSatisfiable, nil
+	}
+	hdr["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(end, 10) + "/" + strconv.Itoa(len(e.body))}
+	hdr["Content-Length"] = []string{strconv.FormatInt(end-start+1, 10)}
+	return http.StatusPartialContent, e.body[start : end+1]
+}
+
+func hasConditional(h http.Header) bool {
+	return len(h["If-None-Match"]) > 0 || len(h["If-Modified-Since"]) > 0
+}
+
+// ifRangeMatches reports whether a Range applies: no If-Range, or one that names the
+// stored response by strong ETag or by its exact Last-Modified date (RFC 9110 §13.1.5).
+func ifRangeMatches(req, stored http.Header) bool {
+	ir := req.Get("If-Range")
+	switch {
+	case ir == "":
+		return true
+	case strings.HasPrefix(ir, `"`):
+		return ir == stored.Get("Etag")
+	default:
+		return ir == stored.Get("Last-Modified")
+	}
+}
+
+// parseRange reads a single "bytes=" range against a body of size n. ok is false for
+// anything else; start < 0 with ok means the range cannot be satisfied.
+func parseRange(s string, n int64) (start, end int64, ok bool) {
+	spec, found := strings.CutPrefix(strings.TrimSpace(s), "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false
+	}
+	if first == "" { // suffix: the last N bytes
+		k, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || k < 0 {
+			return 0, 0, false
+		}
+		if k == 0 || n == 0 {
+			return -1, 0, true
+		}
+		return max(0, n-k), n - 1, true
+	}
+	a, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || a < 0 {
+		return 0, 0, false
+	}
+	b := n - 1
+	if last != "" {
+		if b, err = strconv.ParseInt(last, 10, 64); err != nil || b < a {
+			return 0, 0, false
+		}
+		b = min(b, n-1)
+	}
+	if a >= n {
+		return -1, 0, true
+	}
+	return a, b, true
+}
