@@ -89,8 +89,9 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 	header := policy.StoredHeader(resp.Header, d)
 	status := resp.StatusCode
 	reqHeader := x.in.Header.Clone()
-	resp.Body = newFillBody(resp.Body, resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
-		defer cancel()
+	// The fill may outlive the client's reading; the fetch's context ends when the
+	// origin body is closed, by the relay or by the fill's background drain.
+	resp.Body = newFillBody(cancelOnClose(resp.Body, cancel), resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
 		if body == nil {
 			h.endFlight(x, nil, false)
 			return
