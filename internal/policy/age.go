@@ -9,17 +9,15 @@ import (
 )
 
 // ParseAge returns the value of the Age field (RFC 9111 §5.1) and whether it is valid.
-// Only the first field line counts, and it must be a non-negative integer; a value
-// too large to represent saturates at 2^31 seconds as §1.2.2 asks.
+// Age is a single delta-seconds: several field lines, a list, a sign, a fraction or a
+// parameter make it invalid. A value too large to represent saturates at 2^31 seconds
+// (§1.2.2).
 func ParseAge(h http.Header) (time.Duration, bool) {
 	v := h["Age"]
-	if len(v) == 0 {
+	if len(v) != 1 {
 		return 0, false
 	}
 	s := strings.TrimSpace(v[0])
-	if first, _, found := strings.Cut(s, ","); found { // several values folded into one line
-		s = strings.TrimSpace(first)
-	}
 	if s == "" {
 		return 0, false
 	}
@@ -35,10 +33,19 @@ func ParseAge(h http.Header) (time.Duration, bool) {
 	return seconds(n), true
 }
 
+// untrustedAge is the age given to a response whose Age field is invalid: an upstream cache
+// sent something we cannot trust, so the response is treated as stale.
+const untrustedAge = (math.MaxInt32 + 1) * time.Second
+
 // InitialAge is the corrected initial age of a response when it reached the cache
 // (RFC 9111 §4.2.3): the larger of its apparent age from Date and its Age field
-// plus the time the request took.
+// plus the time the request took. An invalid Age makes the response stale.
 func InitialAge(h http.Header, requested, received time.Time) time.Duration {
+	if _, present := h["Age"]; present {
+		if _, ok := ParseAge(h); !ok {
+			return untrustedAge
+		}
+	}
 	apparent := time.Duration(0)
 	if date, ok := parseDate(h, "Date"); ok {
 		apparent = max(0, received.Sub(date))

@@ -20,11 +20,22 @@ type RequestDirectives = cacheobject.RequestCacheDirectives
 // reverse proxy obeys instead of Cache-Control when one is present (RFC 9213 §2.1).
 var TargetedFields = []string{"CDN-Cache-Control", "Surrogate-Control"}
 
+// SurrogateToken is the device token the proxy announces in Surrogate-Capability; a
+// Surrogate-Control directive suffixed ";token" applies only to the device it names
+// (Edge Architecture Specification 1.0).
+const SurrogateToken = "caching-proxy"
+
+// SurrogateCapability is the Surrogate-Capability value the proxy adds to requests.
+const SurrogateCapability = SurrogateToken + `="Surrogate/1.0"`
+
 // ParseResponse returns the directives that govern a shared reverse-proxy cache for a
 // response with header h, and the field they came from.
 func ParseResponse(h http.Header) (*Directives, string) {
 	for _, name := range TargetedFields {
 		if lines, ok := h[name]; ok && len(lines) > 0 {
+			if name == "Surrogate-Control" {
+				lines = forThisDevice(lines)
+			}
 			// RFC 9213 §2.1: a valid targeted field replaces Cache-Control entirely.
 			// An invalid (empty) one is ignored and the next candidate is tried.
 			if d, n := parseResponseLines(lines); n > 0 {
@@ -202,4 +213,27 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// forThisDevice keeps the Surrogate-Control directives that name no device or name us,
+// without their ";device" suffix.
+func forThisDevice(lines []string) []string {
+	var out []string
+	for _, line := range lines {
+		for len(line) > 0 {
+			var item string
+			item, line = nextItem(line)
+			item = strings.TrimSpace(item)
+			if d, target, found := strings.Cut(item, ";"); found {
+				if strings.TrimSpace(target) != SurrogateToken {
+					continue
+				}
+				item = d
+			}
+			if item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
 }

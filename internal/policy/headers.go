@@ -49,9 +49,17 @@ func connectionFields(h http.Header) map[string]bool {
 	return names
 }
 
+// describesBody are the fields a 304 cannot change, because they describe the stored
+// body or identify which response it is (RFC 9111 §3.2: fields "that the cache's stored
+// response depends on"; RFC 9110 §15.4.5).
+var describesBody = map[string]bool{
+	"Content-Length": true, "Content-Encoding": true, "Content-Range": true,
+	"Content-Md5": true, "Etag": true, "Transfer-Encoding": true,
+}
+
 // Refresh returns the stored header updated from a 304 (or HEAD) response (RFC 9111
 // §3.2, §4.3.4): each field the new response carries replaces the stored one, except
-// those §3.1 never stores and Content-Length, which describes the stored body.
+// those §3.1 never stores and those that describe the stored body.
 func Refresh(stored, fresh http.Header) http.Header {
 	out := make(http.Header, len(stored)+len(fresh))
 	for name, vals := range stored {
@@ -59,7 +67,7 @@ func Refresh(stored, fresh http.Header) http.Header {
 	}
 	drop := connectionFields(fresh)
 	for name, vals := range fresh {
-		if hopByHop[name] || drop[name] || name == "Age" || name == "Content-Length" {
+		if hopByHop[name] || drop[name] || name == "Age" || describesBody[name] {
 			continue
 		}
 		out[name] = vals

@@ -53,7 +53,7 @@ func Storable(x Exchange) (ok bool, why string) {
 	switch {
 	case x.Status < 200 || x.Status == http.StatusPartialContent || x.Status == http.StatusNotModified:
 		return false, "status"
-	case !understood(x.Status) && !heuristicallyCacheable(x.Status) && !explicit:
+	case !understood(x.Status) && !heuristicallyCacheable(x.Status) && !explicit && !d.Public:
 		return false, "status"
 	case VaryStar(x.Header):
 		return false, "vary-star"

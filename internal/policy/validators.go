@@ -47,9 +47,13 @@ func NotModified(req, stored http.Header) bool {
 	if !ok {
 		return false
 	}
+	// Without Last-Modified, the stored response's Date is the latest it can have
+	// changed (RFC 9111 §4.3.2).
 	lm, ok := parseDate(stored, "Last-Modified")
 	if !ok {
-		return false
+		if lm, ok = parseDate(stored, "Date"); !ok {
+			return false
+		}
 	}
 	return !lm.After(ims)
 }

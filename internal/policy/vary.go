@@ -2,8 +2,13 @@ package policy
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
+
+// unordered are request fields whose list order and case carry no meaning, so requests
+// that differ only in those share a variant.
+var unordered = map[string]bool{"Accept-Language": true, "Accept-Encoding": true, "Accept-Charset": true}
 
 // VaryStar reports whether the response varies on "*", which no later request matches (RFC 9111 §4.1).
 func VaryStar(h http.Header) bool {
@@ -54,16 +59,21 @@ func SecondaryKey(req http.Header, names []string) string {
 			continue
 		}
 		b.WriteString(":")
-		first := true
+		var members []string
 		for _, line := range vals {
 			for _, member := range strings.Split(line, ",") {
-				if !first {
-					b.WriteByte(',')
-				}
-				first = false
-				b.WriteString(strings.Join(strings.Fields(member), " "))
+				members = append(members, strings.Join(strings.Fields(member), ""))
 			}
 		}
+		if unordered[n] {
+			// Members of these lists carry their own weights (q=), so their order and
+			// the case of their tokens mean nothing (RFC 9110 §12.4.2, §12.5.4).
+			for i := range members {
+				members[i] = strings.ToLower(members[i])
+			}
+			slices.Sort(members)
+		}
+		b.WriteString(strings.Join(members, ","))
 		b.WriteString("\n")
 	}
 	return b.String()

@@ -94,6 +94,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	for _, name := range poisonable {
 		pr.Out.Header.Del(name)
 	}
+	pr.Out.Header.Add("Surrogate-Capability", policy.SurrogateCapability)
 	pr.Out.Header.Add("Via", pr.In.Proto[strings.IndexByte(pr.In.Proto, '/')+1:]+" "+Name)
 }
 

@@ -140,7 +140,9 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 			return nil, err
 		}
 	}
-	if resp.StatusCode == http.StatusNotModified && conditional && policy.ValidatorsAgree(resp.Header, stored.header) {
+	// A 304 to our own conditional request refreshes the one response we hold; fields
+	// that describe its body, the ETag among them, are kept (RFC 9111 §3.2, §4.3.4).
+	if resp.StatusCode == http.StatusNotModified && conditional {
 		resp.Body.Close()
 		cancel()
 		e := h.refresh(x, stored, resp.Header, requested, time.Now())

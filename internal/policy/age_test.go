@@ -1,0 +1,186 @@
+package policy
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// maxAge is what §1.2.2 asks an unrepresentable or overflowing delta-seconds to become: 2^31 seconds.
+const maxAge = (1 << 31) * time.Second
+
+func TestParseAge(t *testing.T) {
+	tests := []struct {
+		name   string
+		lines  []string
+		want   time.Duration
+		wantOK bool
+	}{
+		{"absent", nil, 0, false},
+		{"zero", []string{"0"}, 0, true},
+		{"seconds", []string{"60"}, time.Minute, true},
+		{"surrounding whitespace", []string{" 60\t"}, time.Minute, true},
+		{"leading zeros", []string{"007"}, 7 * time.Second, true},
+		// §5.1: a list-based value uses its first member.
+		{"first member of a list", []string{"5, 10"}, 5 * time.Second, true},
+		{"first member valid, rest junk", []string{"5,abc"}, 5 * time.Second, true},
+		{"first line of several", []string{"5", "10"}, 5 * time.Second, true},
+		// §5.1: an invalid value is ignored.
+		{"empty", []string{""}, 0, false},
+		{"blank", []string{"   "}, 0, false},
+		{"empty first member", []string{",5"}, 0, false},
+		{"letters", []string{"abc"}, 0, false},
+		{"negative", []string{"-1"}, 0, false},
+		{"plus sign", []string{"+5"}, 0, false},
+		{"fraction", []string{"1.5"}, 0, false},
+		{"hex", []string{"0x10"}, 0, false},
+		{"digits then junk", []string{"10s"}, 0, false},
+		{"invalid first line hides a valid second", []string{"abc", "5"}, 0, false},
+		{"inner space", []string{"1 0"}, 0, false},
+		{"non-ASCII digit", []string{"٣"}, 0, false},
+		// §1.2.2: too large saturates at 2^31 seconds.
+		{"2^31-1", []string{"2147483647"}, math.MaxInt32 * time.Second, true},
+		{"2^31 saturates", []string{"2147483648"}, maxAge, true},
+		{"huge saturates", []string{"99999999999999999999999999"}, maxAge, true},
+		{"int64 max saturates", []string{strconv.FormatInt(math.MaxInt64, 10)}, maxAge, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := ParseAge(http.Header{"Age": tt.lines})
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("ParseAge(%q) = %v, %v; want %v, %v", tt.lines, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestInitialAge(t *testing.T) {
+	tests := []struct {
+		name                string
+		header              http.Header
+		requested, received time.Time
+		want                time.Duration
+		bug                 string
+	}{
+		{"nothing known", hdr(), t0, t0, 0, ""},
+		{"response delay alone", hdr(), t0, t0.Add(2 * time.Second), 2 * time.Second, ""},
+		// §4.2.3: corrected_age_value = age_value + response_delay.
+		{"Age plus response delay", hdr("Age", "10"), t0, t0.Add(2 * time.Second), 12 * time.Second, ""},
+		// apparent_age = max(0, response_time - date_value).
+		{"apparent age from Date", hdr("Date", httpDate(t0)), t0.Add(30 * time.Second), t0.Add(30 * time.Second), 30 * time.Second, ""},
+		{"Date in the future gives no apparent age", hdr("Date", httpDate(t0.Add(time.Hour)), "Age", "5"), t0, t0, 5 * time.Second, ""},
+		{"apparent age larger than corrected age", hdr("Date", httpDate(t0), "Age", "10"), t0.Add(99 * time.Second), t0.Add(100 * time.Second), 100 * time.Second, ""},
+		{"corrected age larger than apparent age", hdr("Date", httpDate(t0), "Age", "60"), t0.Add(4 * time.Second), t0.Add(5 * time.Second), 61 * time.Second, ""},
+		{"invalid Age is ignored", hdr("Date", httpDate(t0), "Age", "abc"), t0.Add(3 * time.Second), t0.Add(3 * time.Second), 3 * time.Second, ""},
+		{"negative Age is ignored", hdr("Age", "-100"), t0, t0.Add(time.Second), time.Second, ""},
+		{"invalid Date is ignored", hdr("Date", "soon", "Age", "7"), t0, t0, 7 * time.Second, ""},
+		{"received before requested counts no delay", hdr("Age", "7"), t0.Add(time.Second), t0, 7 * time.Second, ""},
+		{"huge Age saturates", hdr("Age", "99999999999"), t0, t0.Add(time.Second), maxAge + time.Second, ""},
+		// §1.2.2: a calculation that overflows counts as 2^31 seconds or the largest
+		// representable value, never as something smaller.
+		{"overflowing corrected age saturates", hdr("Age", "99999999999"), time.Time{}, t0, maxAge,
+			"RFC 9111 §1.2.2: age_value (2^31 s) + response_delay (saturated time.Sub) overflows time.Duration and InitialAge returns 0 instead of at least 2^31 s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := InitialAge(tt.header, tt.requested, tt.received)
+			ok := got == tt.want
+			if tt.bug != "" {
+				ok = got >= tt.want
+			}
+			verdict(t, tt.bug, ok, "InitialAge(%q, %v, %v) = %v, want %v", tt.header, tt.requested, tt.received, got, tt.want)
+		})
+	}
+}
+
+func TestCurrentAge(t *testing.T) {
+	tests := []struct {
+		name          string
+		initial       time.Duration
+		received, now time.Time
+		want          time.Duration
+		bug           string
+	}{
+		// §4.2.3: current_age = corrected_initial_age + resident_time.
+		{"at receipt", 10 * time.Second, t0, t0, 10 * time.Second, ""},
+		{"resident time adds", 10 * time.Second, t0, t0.Add(5 * time.Second), 15 * time.Second, ""},
+		{"clock before receipt adds nothing", 10 * time.Second, t0, t0.Add(-time.Minute), 10 * time.Second, ""},
+		{"zero", 0, t0, t0, 0, ""},
+		{"overflow saturates instead of going negative", maxAge, time.Time{}, t0, maxAge,
+			"RFC 9111 §1.2.2: initial age 2^31 s plus a resident time that saturates time.Sub overflows to a negative age, so Reuse would call the response fresh"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := CurrentAge(tt.initial, tt.received, tt.now)
+			ok := got == tt.want
+			if tt.bug != "" {
+				ok = got >= tt.want
+			}
+			verdict(t, tt.bug, ok, "CurrentAge(%v, %v, %v) = %v, want %v", tt.initial, tt.received, tt.now, got, tt.want)
+		})
+	}
+}
+
+func TestAgeValue(t *testing.T) {
+	tests := []struct {
+		name string
+		in   time.Duration
+		want string
+	}{
+		{"zero", 0, "0"},
+		{"rounds down", 1900 * time.Millisecond, "1"},
+		{"under a second", 999 * time.Millisecond, "0"},
+		{"minutes", 61 * time.Second, "61"},
+		{"2^31", maxAge, "2147483648"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := AgeValue(tt.in); got != tt.want {
+				t.Errorf("AgeValue(%v) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"0", "60", " 60 ", "5, 10", ",5", "abc", "-1", "+5", "1.5",
+		"2147483647", "2147483648", "99999999999999999999999", "٣", ""} {
+		f.Add(s, "7")
+	}
+	f.Fuzz(func(t *testing.T, first, second string) {
+		h := http.Header{"Age": {first, second}}
+		got, ok := ParseAge(h)
+		if got < 0 {
+			t.Fatalf("ParseAge(%q) = %v, want >= 0", first, got)
+		}
+		if !ok && got != 0 {
+			t.Fatalf("ParseAge(%q) = %v, false; want 0 when invalid", first, got)
+		}
+		if got > maxAge {
+			t.Fatalf("ParseAge(%q) = %v, above 2^31 s", first, got)
+		}
+		if got%time.Second != 0 {
+			t.Fatalf("ParseAge(%q) = %v, not whole seconds", first, got)
+		}
+		// Only the first line, and in it the first member, counts (§5.1).
+		if g2, ok2 := ParseAge(http.Header{"Age": {first}}); g2 != got || ok2 != ok {
+			t.Fatalf("ParseAge(%q, %q) = %v, %v but ParseAge(%q) = %v, %v", first, second, got, ok, first, g2, ok2)
+		}
+		member, _, _ := strings.Cut(first, ",")
+		member = strings.TrimSpace(member)
+		digits := member != "" && strings.Trim(member, "0123456789") == ""
+		if ok != digits {
+			t.Fatalf("ParseAge(%q) ok = %v, want %v", first, ok, digits)
+		}
+		if n, err := strconv.ParseInt(member, 10, 64); digits && err == nil && n <= math.MaxInt32 && got != time.Duration(n)*time.Second {
+			t.Fatalf("ParseAge(%q) = %v, want %ds", first, got, n)
+		}
+		// InitialAge never goes below the Age it was given, nor below zero.
+		if ia := InitialAge(h, t0, t0.Add(time.Second)); ia < got || ia < 0 {
+			t.Fatalf("InitialAge with Age %q = %v, want >= %v", first, ia, got)
+		}
+	})
+}
