@@ -13,22 +13,28 @@ import (
 
 var errIncompleteBody = errors.New("origin body ended early or exceeded --max-object-size")
 
-// Shared is a cache tier other replicas see too (Redis). Its methods must return
-// quickly and treat every failure as a miss; the proxy keeps serving without it.
+// Shared is a cache tier other replicas see too (Redis). It holds encoded entries
+// under the proxy's keys. Its methods must return quickly and treat every failure as
+// a miss; the proxy keeps serving without it.
 type Shared interface {
-	Get(key string) (*entry, bool)
-	Set(key string, e *entry, retention time.Duration)
-	Del(keys ...string)
+	Get(key string) ([]byte, bool)
+	Set(key string, value []byte, retention time.Duration)
+	Del(keys ...string) // also tells every replica to drop its local copies
 }
 
 func (h *Handler) sharedGet(key string) (*entry, bool) {
-	e, ok := h.opt.Shared.Get(key)
-	if ok {
-		// Keep a local copy briefly, so a clear or invalidation elsewhere that this
-		// replica missed does bounded harm.
-		h.store.Set(key, e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL))
+	b, ok := h.opt.Shared.Get(key)
+	if !ok {
+		return nil, false
 	}
-	return e, ok
+	e, err := decodeEntry(b)
+	if err != nil {
+		return nil, false // written by another version: a miss, never a crash
+	}
+	// Keep a local copy briefly, so a clear or invalidation elsewhere that this
+	// replica missed does bounded harm.
+	h.store.Set(key, e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL))
+	return e, true
 }
 
 // sharedL1TTL bounds how long an entry read from the shared tier lives in the local store.
@@ -56,8 +62,8 @@ func (h *Handler) put(key string, e *entry) {
 
 func (h *Handler) set(key string, e *entry, keep time.Duration) {
 	h.store.Set(key, e, keep)
-	if h.opt.Shared != nil {
-		h.opt.Shared.Set(key, e, keep)
+	if h.opt.Shared != nil && e.size <= h.opt.MaxSharedSize {
+		h.opt.Shared.Set(key, e.encode(), keep)
 	}
 	// ristretto applies Sets asynchronously; wait so the very next request sees it.
 	h.store.Wait()
@@ -123,6 +129,14 @@ func sameNames(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// DropLocal removes keys from this replica's store only; the shared tier calls it
+// when another replica invalidated them.
+func (h *Handler) DropLocal(keys ...string) {
+	for _, k := range keys {
+		h.store.Del(k)
+	}
 }
 
 // Clear empties the local store and reports what it held.

@@ -35,6 +35,7 @@ type Options struct {
 	BodyTimeout   time.Duration        // longest silence in an origin body; 0 means none
 	Logger        *slog.Logger         // nil means slog.Default()
 	Shared        Shared               // a tier shared with other replicas; nil means none
+	MaxSharedSize int64                // larger entries stay in the local store only; 0 means 1 MiB
 }
 
 // Handler is the public side of the proxy.
@@ -56,6 +57,9 @@ func NewStore(maxBytes int64) (*store.Store[*entry], error) { return store.New[*
 func New(opt Options) *Handler {
 	if opt.MaxObjectSize <= 0 {
 		opt.MaxObjectSize = 8 << 20
+	}
+	if opt.MaxSharedSize <= 0 {
+		opt.MaxSharedSize = 1 << 20
 	}
 	if opt.Transport == nil {
 		opt.Transport = NewTransport(TransportOptions{})

@@ -1,0 +1,162 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// The shared tier stores entries as bytes. The format is versioned: a replica that
+// reads a format it does not know treats it as a miss, so mixed versions during a
+// rolling upgrade never crash or serve garbage.
+//
+//	magic "CP" | version byte | fields as uvarint / length-prefixed bytes
+const (
+	codecMagic   = "CP"
+	codecVersion = 1
+)
+
+var errCodec = errors.New("proxy: unknown or corrupt shared entry")
+
+// encode renders e for the shared tier.
+func (e *entry) encode() []byte {
+	b := make([]byte, 0, 64+e.size)
+	b = append(b, codecMagic...)
+	b = append(b, codecVersion)
+	flags := uint64(0)
+	for i, on := range []bool{e.marker, e.fresh.NoCache, e.fresh.MustRevalidate, e.fresh.Heuristic} {
+		if on {
+			flags |= 1 << i
+		}
+	}
+	b = binary.AppendUvarint(b, flags)
+	b = binary.AppendUvarint(b, uint64(e.status))
+	for _, d := range []time.Duration{e.fresh.Lifetime, e.fresh.InitialAge, e.fresh.StaleRevalidate, e.fresh.StaleIfError} {
+		b = binary.AppendVarint(b, int64(d))
+	}
+	b = binary.AppendVarint(b, e.fresh.Received.UnixNano())
+	b = appendString(b, e.nonce)
+	b = appendString(b, e.varyKey)
+	b = binary.AppendUvarint(b, uint64(len(e.vary)))
+	for _, v := range e.vary {
+		b = appendString(b, v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.header)))
+	for k, vs := range e.header {
+		b = appendString(b, k)
+		b = binary.AppendUvarint(b, uint64(len(vs)))
+		for _, v := range vs {
+			b = appendString(b, v)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.body)))
+	return append(b, e.body...)
+}
+
+// decodeEntry parses what encode wrote; any other input is an error, never a panic.
+func decodeEntry(b []byte) (*entry, error) {
+	d := decoder{b: b}
+	if len(b) < 3 || string(b[:2]) != codecMagic || b[2] != codecVersion {
+		return nil, errCodec
+	}
+	d.b = b[3:]
+	flags := d.uvarint()
+	e := &entry{status: int(d.uvarint())}
+	e.marker = flags&1 != 0
+	e.fresh.NoCache = flags&2 != 0
+	e.fresh.MustRevalidate = flags&4 != 0
+	e.fresh.Heuristic = flags&8 != 0
+	e.fresh.Lifetime = time.Duration(d.varint())
+	e.fresh.InitialAge = time.Duration(d.varint())
+	e.fresh.StaleRevalidate = time.Duration(d.varint())
+	e.fresh.StaleIfError = time.Duration(d.varint())
+	e.fresh.Received = time.Unix(0, d.varint())
+	e.nonce = d.string()
+	e.varyKey = d.string()
+	if n := d.count(); n > 0 {
+		e.vary = make([]string, n)
+		for i := range e.vary {
+			e.vary[i] = d.string()
+		}
+	}
+	if n := d.count(); n > 0 || !e.marker {
+		e.header = make(http.Header, n)
+		for range n {
+			k := d.string()
+			vs := make([]string, d.count())
+			for i := range vs {
+				vs[i] = d.string()
+			}
+			e.header[k] = vs
+		}
+	}
+	e.body = d.bytes()
+	if d.err != nil || len(d.b) != 0 {
+		return nil, errCodec
+	}
+	if e.marker {
+		e.size = 256
+	} else {
+		e.size = int64(len(e.body)) + headerSize(e.header) + int64(len(e.varyKey)) + 256
+	}
+	return e, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCodec
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCodec
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length that must fit in what is left, so corrupt input cannot make us allocate.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = errCodec
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.count()
+	if d.err != nil {
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
