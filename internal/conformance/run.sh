@@ -6,7 +6,8 @@
 #   bash internal/conformance/run.sh TEST_ID    # one test, with requests and responses
 #   PROXY_BIN=/path/to/proxy bash .../run.sh    # test another binary, skip go build
 #
-# Env: PROXY_BIN, RUN_TIMEOUT (whole suite, seconds, default 600),
+# Env: PROXY_ARGS (extra flags for start, e.g. --stale-if-error=60s; the baseline is
+# measured without), PROXY_BIN, RUN_TIMEOUT (whole suite, seconds, default 600),
 #      REQUEST_TIMEOUT_MS (one request, default 30000), STARTUP_TIMEOUT (s, default 20).
 # Everything listens on 127.0.0.1 only. Output: results/results.json (raw),
 # results/passing.txt, results/{origin,proxy,client}.log.
@@ -87,7 +88,7 @@ wait_for_port "$ORIGIN_PORT" "$!" origin "$RESULTS/origin.log"
 
 # 5. The proxy in front of it.
 "$PROXY_BIN" start --host 127.0.0.1 --port "$PROXY_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
-  --origin "http://127.0.0.1:$ORIGIN_PORT" >"$RESULTS/proxy.log" 2>&1 &
+  --origin "http://127.0.0.1:$ORIGIN_PORT" ${PROXY_ARGS:-} >"$RESULTS/proxy.log" 2>&1 &
 pids+=($!)
 wait_for_port "$PROXY_PORT" "$!" proxy "$RESULTS/proxy.log"
 

@@ -37,19 +37,29 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 }
 
 // retention is how long the store keeps the entry: its freshness plus the time in
-// which it can still be revalidated (it has validators) or served stale.
+// which it can still be revalidated (it has validators) or served stale (to a client's
+// max-stale, or within stale-while-revalidate / stale-if-error windows).
 func (e *entry) retention(now time.Time, staleIfError time.Duration) time.Duration {
 	ttl := e.fresh.TTL(now)
-	extra := max(e.fresh.StaleRevalidate, e.fresh.StaleIfError, staleIfError)
+	extra := time.Duration(0)
+	if !e.fresh.MustRevalidate && !e.fresh.NoCache {
+		extra = max(e.fresh.StaleRevalidate, e.fresh.StaleIfError, staleIfError, staleKeep)
+	}
 	if policy.HasValidators(e.header) {
 		extra = max(extra, revalidationWindow)
 	}
 	return ttl + extra
 }
 
-// revalidationWindow is how long a stale entry with validators is kept so a
-// conditional request can renew it instead of fetching the body again.
-const revalidationWindow = 24 * time.Hour
+const (
+	// revalidationWindow is how long a stale entry with validators is kept so a
+	// conditional request can renew it instead of fetching the body again.
+	revalidationWindow = 24 * time.Hour
+	// staleKeep is how long any other stale entry that may be served stale is kept,
+	// for clients that send max-stale (Varnish calls this grace). Admission and the
+	// byte budget still evict it first when room is short.
+	staleKeep = 10 * time.Minute
+)
 
 // matches reports whether the entry answers a request with header h (RFC 9111 §4.1).
 func (e *entry) matches(h http.Header) bool {
