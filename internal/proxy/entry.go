@@ -48,6 +48,9 @@ func (e *entry) retention(now time.Time, staleIfError time.Duration) time.Durati
 	if policy.HasValidators(e.header) {
 		extra = max(extra, revalidationWindow)
 	}
+	if ttl > maxRetention-extra { // a far-future Expires must not overflow into "expired"
+		return maxRetention
+	}
 	return ttl + extra
 }
 
@@ -59,6 +62,8 @@ const (
 	// for clients that send max-stale (Varnish calls this grace). Admission and the
 	// byte budget still evict it first when room is short.
 	staleKeep = 10 * time.Minute
+	// maxRetention bounds how long anything is kept, however long it stays fresh.
+	maxRetention = 365 * 24 * time.Hour
 )
 
 // matches reports whether the entry answers a request with header h (RFC 9111 §4.1).
