@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -254,5 +255,31 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNeverStaleWhenForbidden(t *testing.T) {
+	for _, cc := range []string{"must-revalidate", "proxy-revalidate", "no-cache", "s-maxage=60"} {
+		t.Run(cc, func(t *testing.T) {
+			var down atomic.Bool
+			o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				if down.Load() {
+					conn, _, _ := w.(http.Hijacker).Hijack()
+					conn.Close() // the origin drops the connection
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=60, "+cc)
+				w.Header().Set("Age", "61") // stale on arrival
+				io.WriteString(w, "stale body")
+			})
+			// The operator allows an hour of stale-if-error; the response forbids it.
+			p := newTestProxy(t, o.URL, func(opt *Options) { opt.StaleIfError = time.Hour })
+			p.get(t, "/x")
+			down.Store(true)
+			resp, body := p.get(t, "/x")
+			if resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "stale body") {
+				t.Errorf("got %d %q, want 502 and never the stale body", resp.StatusCode, body)
+			}
+		})
 	}
 }
