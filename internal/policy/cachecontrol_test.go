@@ -93,6 +93,14 @@ func TestParseResponse(t *testing.T) {
 		{"targeted field with no lines falls back", http.Header{"CDN-Cache-Control": {}, "Cache-Control": {"max-age=9"}},
 			"max-age=9", "Cache-Control", ""},
 		{"targeted field wins even when Cache-Control is absent", hdr("Surrogate-Control", "no-store"), "no-store", "Surrogate-Control", ""},
+		// Edge Architecture 1.0: a Surrogate-Control directive with ";device" is only for that device.
+		{"Surrogate-Control directive for this device", hdr("Surrogate-Control", "max-age=60;"+SurrogateToken, "Cache-Control", "no-store"),
+			"max-age=60", "Surrogate-Control", ""},
+		{"Surrogate-Control device token with whitespace", hdr("Surrogate-Control", "max-age=60 ; "+SurrogateToken), "max-age=60", "Surrogate-Control", ""},
+		{"Surrogate-Control directive for another device is ignored", hdr("Surrogate-Control", "max-age=60;other-cdn, no-store"),
+			"no-store", "Surrogate-Control", ""},
+		{"Surrogate-Control only for other devices falls back", hdr("Surrogate-Control", "max-age=60;other-cdn", "Cache-Control", "max-age=5"),
+			"max-age=5", "Cache-Control", ""},
 		// net/http stores every field under its canonical key, so a response from the
 		// origin carries "Cdn-Cache-Control", never the map key "CDN-Cache-Control".
 		{"CDN-Cache-Control as net/http stores it", canonical("CDN-Cache-Control", "max-age=600", "Cache-Control", "no-store"),

@@ -52,7 +52,7 @@ func TestLifetime(t *testing.T) {
 		{"heuristic for 501", 501, hdr("Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), time.Hour, true, ""},
 		{"no heuristic for 302", 302, hdr("Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, false, ""},
 		{"no heuristic for 500", 500, hdr("Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, false, ""},
-		{"no heuristic for 206", 206, hdr("Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, false, ""},
+		{"heuristic for 206 too (RFC 9110 §15.1)", 206, hdr("Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), time.Hour, true, ""},
 		{"heuristic for 302 marked public", 302, hdr("Cache-Control", "public", "Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), time.Hour, true, ""},
 		{"no heuristic with max-age=0", 200, hdr("Cache-Control", "max-age=0", "Date", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, false, ""},
 		{"no heuristic with Expires", 200, hdr("Date", date, "Expires", date, "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, false, ""},

@@ -81,7 +81,11 @@ func TestRefresh(t *testing.T) {
 		{"304 updates freshness fields", hdr("Cache-Control", "max-age=600", "Date", httpDate(t0.Add(time.Minute)), "Expires", "0"),
 			with("Cache-Control", "max-age=600", "Date", httpDate(t0.Add(time.Minute)), "Expires", "0"), ""},
 		{"304 replaces every line of a field", hdr("Cache-Control", "public", "Cache-Control", "max-age=1"),
-			func() http.Header { h := stored.Clone(); h["Cache-Control"] = []string{"public", "max-age=1"}; return h }(), ""},
+			func() http.Header {
+				h := stored.Clone()
+				h["Cache-Control"] = []string{"public", "max-age=1"}
+				return h
+			}(), ""},
 		{"304 adds new fields", hdr("X-New", "n"), with("X-New", "n"), ""},
 		{"Content-Length is not updated", hdr("Content-Length", "0", "Etag", `"a"`), stored, ""},
 		{"Age is not stored", hdr("Age", "100"), stored, ""},
@@ -93,6 +97,10 @@ func TestRefresh(t *testing.T) {
 			hdr("Cache-Control", `private="Set-Cookie", max-age=60`, "Set-Cookie", "id=2"),
 			with("Cache-Control", `private="Set-Cookie", max-age=60`),
 			`RFC 9111 §3.2 and §3.1/§5.2.2.7: Refresh copies a field that the 304's own private="Set-Cookie" forbids a shared cache to store`},
+		{"field named no-cache by the 304 is not stored",
+			hdr("Cache-Control", `no-cache="Set-Cookie", max-age=60`, "Set-Cookie", "id=2"),
+			with("Cache-Control", `no-cache="Set-Cookie", max-age=60`),
+			`RFC 9111 §3.2 and §3.1/§5.2.2.4: Refresh copies Set-Cookie from a 304 carrying no-cache="Set-Cookie"; the proxy stores the result (Storable accepts it) and serves that Set-Cookie on later hits without revalidation`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,7 +51,9 @@ func Storable(x Exchange) (ok bool, why string) {
 	}
 	explicit := hasExplicitFreshness(x.Header, d)
 	switch {
-	case x.Status < 200 || x.Status == http.StatusPartialContent || x.Status == http.StatusNotModified:
+	case x.Status < 200 || x.Status == http.StatusNotModified:
+		return false, "status"
+	case x.Status == http.StatusPartialContent && !partialStorable(x.Header):
 		return false, "status"
 	case !understood(x.Status) && !heuristicallyCacheable(x.Status) && !explicit && !d.Public:
 		return false, "status"
@@ -104,4 +106,11 @@ func parseDate(h http.Header, name string) (time.Time, bool) {
 	}
 	t, err := http.ParseTime(v[0])
 	return t, err == nil
+}
+
+// partialStorable reports whether a 206 can be kept: one byte range of a representation
+// of known length, not multipart (RFC 9111 §3.3).
+func partialStorable(h http.Header) bool {
+	_, _, _, ok := ContentRange(h)
+	return ok
 }

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,8 +90,11 @@ func TestStorable(t *testing.T) {
 		{"unknown final status needs explicit freshness", "GET", nil, 299, nil, false, "status", ""},
 		{"unknown final status with max-age", "GET", nil, 299, hdr("Cache-Control", "max-age=60"), true, "", ""},
 		{"unknown 5xx with max-age", "GET", nil, 599, hdr("Cache-Control", "max-age=60"), true, "", ""},
-		{"206 never, even with max-age", "GET", nil, 206, hdr("Cache-Control", "max-age=60"), false, "status", ""},
-		{"206 never, even public", "GET", nil, 206, hdr("Cache-Control", "public"), false, "status", ""},
+		// §3.3: a 206 is kept only as one byte range of a representation of known length.
+		{"206 without Content-Range, even with max-age", "GET", nil, 206, hdr("Cache-Control", "max-age=60"), false, "status", ""},
+		{"206 without Content-Range, even public", "GET", nil, 206, hdr("Cache-Control", "public"), false, "status", ""},
+		{"206 with unknown complete length", "GET", nil, 206, hdr("Cache-Control", "max-age=60", "Content-Range", "bytes 0-4/*"), false, "status", ""},
+		{"206 multipart", "GET", nil, 206, hdr("Cache-Control", "max-age=60", "Content-Type", "multipart/byteranges; boundary=x"), false, "status", ""},
 		{"304 never, even with max-age", "GET", nil, 304, hdr("Cache-Control", "max-age=60"), false, "status", ""},
 		{"304 never, even public", "GET", nil, 304, hdr("Cache-Control", "public"), false, "status", ""},
 		{"1xx is not final", "GET", nil, 100, hdr("Cache-Control", "max-age=60"), false, "status", ""},
@@ -125,7 +130,8 @@ func TestStorable(t *testing.T) {
 			hdr("Cache-Control", "must-understand, no-store, max-age=60"), false, "must-understand", ""},
 		{"must-understand with unknown status and no no-store", "GET", nil, 299,
 			hdr("Cache-Control", "must-understand, max-age=60"), false, "must-understand", ""},
-		{"must-understand with 206", "GET", nil, 206, hdr("Cache-Control", "must-understand, max-age=60"), false, "must-understand", ""},
+		{"must-understand with 206 lacking Content-Range", "GET", nil, 206, hdr("Cache-Control", "must-understand, max-age=60"), false, "status", ""},
+		{"206 with one byte range", "GET", nil, 206, hdr("Cache-Control", "max-age=60", "Content-Range", "bytes 4-9/10"), true, "", ""},
 		{"must-understand does not override private", "GET", nil, 200,
 			hdr("Cache-Control", "must-understand, private, max-age=60"), false, "private", ""},
 
@@ -171,7 +177,14 @@ func FuzzStorable(f *testing.F) {
 	f.Add("GET", "", "", 204, "", "", "id=1", "Thu, 01 Jan 2099 00:00:00 GMT")
 	f.Add("POST", "", "", 200, "public", "", "", "")
 	f.Add("GET", "", "", 206, "public", "", "", "")
+	f.Add("GET", "", "", 206, "max-age=60", "", "", "bytes 4-9/10")
+	f.Add("GET", "", "", 206, "max-age=60", "", "", "bytes 4-9/*")
+	f.Add("GET", "", "", 206, "max-age=60", "", "", "bytes 9-4/10")
 	f.Fuzz(func(t *testing.T, method, reqCC, authz string, status int, respCC, vary, setCookie, expires string) {
+		contentRange := ""
+		if status == http.StatusPartialContent {
+			contentRange, expires = expires, "" // reuse the input: a 206 gets a Content-Range instead
+		}
 		if status < 100 || status > 999 {
 			t.Skip()
 		}
@@ -183,7 +196,7 @@ func FuzzStorable(f *testing.F) {
 			req.Set("Authorization", authz)
 		}
 		resp := http.Header{}
-		for name, v := range map[string]string{"Cache-Control": respCC, "Vary": vary, "Set-Cookie": setCookie, "Expires": expires} {
+		for name, v := range map[string]string{"Cache-Control": respCC, "Vary": vary, "Set-Cookie": setCookie, "Expires": expires, "Content-Range": contentRange} {
 			if v != "" {
 				resp.Set(name, v)
 			}
@@ -212,8 +225,10 @@ func FuzzStorable(f *testing.F) {
 			t.Fatalf("stored must-understand with status %d it does not understand", status)
 		case d.PrivatePresent:
 			t.Fatalf("stored private response %q", respCC)
-		case status < 200 || status == 206 || status == 304:
+		case status < 200 || status == 304:
 			t.Fatalf("stored status %d", status)
+		case status == 206 && !validContentRange(contentRange):
+			t.Fatalf("stored a 206 with Content-Range %q (§3.3)", contentRange)
 		case VaryStar(resp):
 			t.Fatalf("stored Vary %q", vary)
 		case authz != "" && !d.Public && d.SMaxAge < 0 && !d.MustRevalidate:
@@ -276,3 +291,18 @@ func TestParseDate(t *testing.T) {
 		})
 	}
 }
+
+// validContentRange is a reference check for one byte range of known length (RFC 9110
+// §14.4): bytes SP 1*DIGIT "-" 1*DIGIT "/" 1*DIGIT, with first <= last < complete.
+func validContentRange(v string) bool {
+	m := contentRangeSyntax.FindStringSubmatch(strings.Trim(v, " \t"))
+	if m == nil {
+		return false
+	}
+	first, err1 := strconv.ParseUint(m[1], 10, 63)
+	last, err2 := strconv.ParseUint(m[2], 10, 63)
+	complete, err3 := strconv.ParseUint(m[3], 10, 63)
+	return err1 == nil && err2 == nil && err3 == nil && first <= last && last < complete
+}
+
+var contentRangeSyntax = regexp.MustCompile(`^(?i:bytes) ([0-9]+)-([0-9]+)/([0-9]+)$`)

@@ -94,8 +94,11 @@ func TestNotModified(t *testing.T) {
 		{"invalid stored Last-Modified", hdr("If-Modified-Since", lm), hdr("Last-Modified", "junk"), false, ""},
 		{"no conditionals", hdr(), hdr("Etag", `"a"`, "Last-Modified", lm), false, ""},
 		// RFC 9111 §4.3.2: without Last-Modified, a cache SHOULD use the stored Date.
-		{"If-Modified-Since against the stored Date", hdr("If-Modified-Since", httpDate(t0.Add(time.Hour))), hdr("Date", lm), true,
-			"RFC 9111 §4.3.2 (SHOULD): with If-Modified-Since and no stored Last-Modified the cache should compare against the stored Date, but NotModified returns false"},
+		{"If-Modified-Since against the stored Date", hdr("If-Modified-Since", httpDate(t0.Add(time.Hour))), hdr("Date", lm), true, ""},
+		{"stored Date after If-Modified-Since", hdr("If-Modified-Since", httpDate(t0.Add(-time.Hour))), hdr("Date", lm), false, ""},
+		{"Last-Modified preferred over Date", hdr("If-Modified-Since", httpDate(t0.Add(-time.Hour))),
+			hdr("Last-Modified", httpDate(t0.Add(-2*time.Hour)), "Date", lm), true, ""},
+		{"neither Last-Modified nor Date", hdr("If-Modified-Since", lm), hdr("Etag", `"a"`), false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,8 @@ type entry struct {
 	marker  bool     // a variant index: look up key+nonce+secondary key next
 	nonce   string   // marker generation; a new marker orphans the variants of an old one
 	size    int64    // bytes of header and body, for the store's budget
+	// A 206 holds bytes [first, first+len(body)) of a representation of length complete.
+	first, complete int64
 }
 
 // Cost implements store.Value.
@@ -31,6 +33,10 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 	h.Del("Cache-Status") // upstream caches' statuses are per response; ours is prepended on use
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	e := &entry{status: status, header: h, body: body, fresh: fresh, vary: policy.VaryNames(h)}
+	if status == http.StatusPartialContent {
+		e.first, _, e.complete, _ = policy.ContentRange(h)
+		delete(h, "Content-Range") // rendered per request from first and complete
+	}
 	e.varyKey = policy.SecondaryKey(reqHeader, e.vary)
 	e.size = int64(len(body)) + headerSize(h) + int64(len(e.varyKey)) + 256
 	return e
@@ -79,4 +85,14 @@ func headerSize(h http.Header) int64 {
 		}
 	}
 	return n
+}
+
+// partialFits reports whether a stored 206 can be trimmed to the body of a request:
+// a GET with one byte range, unconditional, within the stored bytes.
+func (e *entry) partialFits(r *http.Request) bool {
+	if r.Method != http.MethodGet || hasConditional(r.Header) || r.Header.Get("If-Range") != "" {
+		return false
+	}
+	start, end, ok := parseRange(r.Header.Get("Range"), e.complete)
+	return ok && start >= e.first && end < e.first+int64(len(e.body))
 }

@@ -123,6 +123,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.req = policy.ParseRequest(r.Header)
 	e := h.lookup(x.key, r.Header)
+	if e != nil && e.status == http.StatusPartialContent && !e.partialFits(r) {
+		e = nil // holds other bytes than asked for: fetch (and store what comes back)
+	}
 	if e != nil {
 		x.stored = e
 		switch policy.Reuse(e.fresh, x.req, x.now) {

@@ -55,7 +55,10 @@ func (h *Handler) unsafe(req *http.Request, x *exchange) (*http.Response, error)
 
 // fetch handles a miss: the response streams to the client and, if storable, into the store.
 func (h *Handler) fetch(req *http.Request, x *exchange) (*http.Response, error) {
-	stripConditionals(req.Header) // fetch the whole response so it can be stored
+	// Ask for the whole response, so it can be stored; a Range goes along, and a 206
+	// that comes back is stored as a partial entry.
+	req.Header.Del("If-None-Match")
+	req.Header.Del("If-Modified-Since")
 	req, cancel := detach(req)
 	requested := time.Now()
 	resp, err := h.send(req)
@@ -97,6 +100,10 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 			return
 		}
 		e := newEntry(status, header, body, fresh, reqHeader)
+		if status == http.StatusPartialContent && !rangeLengthOK(header, len(body)) {
+			h.endFlight(x, nil, false)
+			return
+		}
 		x.filled = e
 		h.put(x.key, e)
 		h.endFlight(x, e, false)
@@ -196,10 +203,7 @@ func (h *Handler) fromEntry(req *http.Request, x *exchange, e *entry, xcache, st
 		hdr[k] = v
 	}
 	setCacheHeaders(hdr, e, time.Now(), xcache, status)
-	code, body := e.status, e.body
-	if e.status == http.StatusOK {
-		code, body = answerFrom(hdr, x.in, e)
-	}
+	code, body := respond(hdr, x.in, e)
 	return &http.Response{
 		StatusCode: code, Status: strconv.Itoa(code) + " " + http.StatusText(code),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -247,3 +251,9 @@ func (c cancelCloser) Close() error {
 }
 
 func cancelOnClose(rc io.ReadCloser, cancel func()) io.ReadCloser { return cancelCloser{rc, cancel} }
+
+// rangeLengthOK reports whether a 206 body is exactly as long as its Content-Range says.
+func rangeLengthOK(h http.Header, n int) bool {
+	first, last, _, ok := policy.ContentRange(h)
+	return ok && last-first+1 == int64(n)
+}

@@ -20,10 +20,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 		hdr[k] = v
 	}
 	setCacheHeaders(hdr, e, time.Now(), "HIT", status)
-	code, body := e.status, e.body
-	if e.status == http.StatusOK {
-		code, body = answerFrom(hdr, r, e)
-	}
+	code, body := respond(hdr, r, e)
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && len(body) > 0 {
 		_, _ = w.Write(body)
@@ -35,6 +32,24 @@ func setCacheHeaders(hdr http.Header, e *entry, now time.Time, xcache, status st
 	hdr["Age"] = []string{policy.AgeValue(e.fresh.Age(now))}
 	hdr["X-Cache"] = []string{xcache}
 	hdr["Cache-Status"] = []string{Name + "; " + status}
+}
+
+// respond picks the status and body a stored entry gives this request.
+func respond(hdr http.Header, r *http.Request, e *entry) (int, []byte) {
+	switch e.status {
+	case http.StatusOK:
+		return answerFrom(hdr, r, e)
+	case http.StatusPartialContent: // partialFits was checked before
+		start, end, _ := parseRange(r.Header.Get("Range"), e.complete)
+		setRange(hdr, start, end, e.complete)
+		return http.StatusPartialContent, e.body[start-e.first : end-e.first+1]
+	}
+	return e.status, e.body
+}
+
+func setRange(hdr http.Header, start, end, complete int64) {
+	hdr["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(end, 10) + "/" + strconv.FormatInt(complete, 10)}
+	hdr["Content-Length"] = []string{strconv.FormatInt(end-start+1, 10)}
 }
 
 // answerFrom turns a stored 200 into what the request asks for: 304 when its
@@ -60,8 +75,7 @@ func answerFrom(hdr http.Header, r *http.Request, e *entry) (int, []byte) {
 		hdr["Content-Length"] = []string{"0"}
 		return http.StatusRequestedRangeNotSatisfiable, nil
 	}
-	hdr["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(end, 10) + "/" + strconv.Itoa(len(e.body))}
-	hdr["Content-Length"] = []string{strconv.FormatInt(end-start+1, 10)}
+	setRange(hdr, start, end, int64(len(e.body)))
 	return http.StatusPartialContent, e.body[start : end+1]
 }
 
