@@ -24,7 +24,9 @@ func TestMetricsPassLint(t *testing.T) {
 
 func TestCountsAndRatio(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, func() store.Stats { return store.Stats{Entries: 2, Bytes: 300, MaxBytes: 1000, Evicted: 4, Rejected: 1} })
+	m := New(reg, func() store.Stats {
+		return store.Stats{Entries: 2, Bytes: 300, MaxBytes: 1000, Evicted: 4, Rejected: 1}
+	})
 	for _, o := range []Outcome{Hit, Hit, Hit, Miss, Bypass, Revalidated} {
 		m.Request(o)
 	}

@@ -77,4 +77,3 @@ func ValidatorsAgree(fresh, stored http.Header) bool {
 	}
 	return true
 }
-

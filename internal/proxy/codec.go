@@ -36,6 +36,8 @@ func (e *entry) encode() []byte {
 		b = binary.AppendVarint(b, int64(d))
 	}
 	b = binary.AppendVarint(b, e.fresh.Received.UnixNano())
+	b = binary.AppendVarint(b, e.first)
+	b = binary.AppendVarint(b, e.complete)
 	b = appendString(b, e.nonce)
 	b = appendString(b, e.varyKey)
 	b = binary.AppendUvarint(b, uint64(len(e.vary)))
@@ -72,6 +74,8 @@ func decodeEntry(b []byte) (*entry, error) {
 	e.fresh.StaleRevalidate = time.Duration(d.varint())
 	e.fresh.StaleIfError = time.Duration(d.varint())
 	e.fresh.Received = time.Unix(0, d.varint())
+	e.first = d.varint()
+	e.complete = d.varint()
 	e.nonce = d.string()
 	e.varyKey = d.string()
 	if n := d.count(); n > 0 {
