@@ -50,7 +50,46 @@ func (h *Handler) unsafe(req *http.Request, x *exchange) (*http.Response, error)
 		h.invalidate(x, req, resp.Header)
 	}
 	markForwarded(resp, "fwd=method")
+	if h.postReusable(req, x, resp) {
+		h.keepForGet(x, resp)
+	}
 	return resp, nil
+}
+
+// postReusable reports whether a POST response may answer later GETs of its target:
+// a 200 whose Content-Location is the request's own URI, with explicit freshness and
+// nothing forbidding a shared cache to store it (RFC 9110 §9.3.3, RFC 9111 §4.3.5 note).
+func (h *Handler) postReusable(req *http.Request, x *exchange, resp *http.Response) bool {
+	if req.Method != http.MethodPost || resp.StatusCode != http.StatusOK {
+		return false
+	}
+	k, ok := h.sameOriginKey(req.URL, x.in, resp.Header.Get("Content-Location"))
+	if !ok || k != x.key {
+		return false
+	}
+	d, _ := policy.ParseResponse(resp.Header)
+	if d.SMaxAge < 0 && d.MaxAge < 0 && len(resp.Header["Expires"]) == 0 {
+		return false
+	}
+	ok, _ = policy.Storable(policy.Exchange{
+		Method: http.MethodGet, RequestHeader: x.in.Header, Request: policy.ParseRequest(x.in.Header),
+		Status: resp.StatusCode, Header: resp.Header, Directives: d,
+	})
+	return ok
+}
+
+// keepForGet stores a reusable POST response, as a GET response to its URI, while it streams.
+func (h *Handler) keepForGet(x *exchange, resp *http.Response) {
+	d, _ := policy.ParseResponse(resp.Header)
+	now := time.Now()
+	fresh := policy.Assess(resp.StatusCode, resp.Header, d, x.now, now)
+	header := policy.StoredHeader(resp.Header, d)
+	reqHeader := x.in.Header.Clone()
+	resp.Body = newFillBody(resp.Body, resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
+		if body != nil {
+			h.put(x.key, newEntry(resp.StatusCode, header, body, fresh, reqHeader))
+		}
+	})
 }
 
 // fetch handles a miss: the response streams to the client and, if storable, into the store.
