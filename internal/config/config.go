@@ -112,7 +112,7 @@ func (c Config) Validate() error {
 	} else if c.MaxObjectSize > c.CacheSize {
 		bad("max-object-size", "%s is larger than --cache-size %s", c.MaxObjectSize, c.CacheSize)
 	}
-	if host, port, err := net.SplitHostPort(c.Admin()); err != nil || port == "" {
+	if host, port, err := net.SplitHostPort(c.Admin()); err != nil || !isPort(port) {
 		bad("admin-addr", "%q is not host:port", c.AdminAddr)
 	} else if !IsLoopback(host) && c.AdminToken == "" {
 		bad("admin-token", "is required when --admin-addr %q is not a loopback address", c.Admin())
@@ -173,3 +173,8 @@ func (b *Bytes) Set(s string) error {
 
 // Type names the value in help text.
 func (b *Bytes) Type() string { return "bytes" }
+
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0 && n <= 65535
+}

@@ -51,13 +51,21 @@ func InitialAge(h http.Header, requested, received time.Time) time.Duration {
 		apparent = max(0, received.Sub(date))
 	}
 	ageValue, _ := ParseAge(h)
-	corrected := ageValue + max(0, received.Sub(requested))
+	corrected := addSat(ageValue, max(0, received.Sub(requested)))
 	return max(apparent, corrected)
 }
 
 // CurrentAge is how old a stored response is now (RFC 9111 §4.2.3).
 func CurrentAge(initial time.Duration, received, now time.Time) time.Duration {
-	return initial + max(0, now.Sub(received))
+	return addSat(initial, max(0, now.Sub(received)))
+}
+
+// addSat adds two non-negative durations, saturating instead of wrapping negative.
+func addSat(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // AgeValue renders an age for the Age field: whole seconds, rounded down.

@@ -32,7 +32,8 @@ const SurrogateCapability = SurrogateToken + `="Surrogate/1.0"`
 // response with header h, and the field they came from.
 func ParseResponse(h http.Header) (*Directives, string) {
 	for _, name := range TargetedFields {
-		if lines, ok := h[name]; ok && len(lines) > 0 {
+		// net/http keys headers as "Cdn-Cache-Control"; the RFC spells it CDN-.
+		if lines, ok := h[http.CanonicalHeaderKey(name)]; ok && len(lines) > 0 {
 			if name == "Surrogate-Control" {
 				lines = forThisDevice(lines)
 			}
@@ -86,6 +87,9 @@ func parseResponseLines(lines []string) (*Directives, int) {
 	d, err := cacheobject.ParseResponseCacheControl(strings.Join(kept, ", "))
 	if err != nil { // each part parsed alone, so this is a bug in rendering
 		panic("policy: rendered directives did not parse: " + err.Error())
+	}
+	if seen["no-cache"] && unqualified(lines, "no-cache") {
+		d.NoCache = nil // an unqualified no-cache covers the whole response (§5.2.2.4)
 	}
 	return d, len(kept)
 }
@@ -236,4 +240,21 @@ func forThisDevice(lines []string) []string {
 		}
 	}
 	return out
+}
+
+// unqualified reports whether the directive name appears without a field list.
+func unqualified(lines []string, name string) bool {
+	for _, dir := range splitDirectives(lines) {
+		if dir.name == name && !dir.hasVal {
+			return true
+		}
+	}
+	return false
+}
+
+// targeted reports whether h carries a valid targeted field, which replaces both
+// Cache-Control and Expires (RFC 9213 §2.1).
+func targeted(h http.Header) bool {
+	_, source := ParseResponse(h)
+	return source != "Cache-Control"
 }

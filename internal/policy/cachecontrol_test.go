@@ -105,7 +105,7 @@ func TestParseResponse(t *testing.T) {
 		// origin carries "Cdn-Cache-Control", never the map key "CDN-Cache-Control".
 		{"CDN-Cache-Control as net/http stores it", canonical("CDN-Cache-Control", "max-age=600", "Cache-Control", "no-store"),
 			"max-age=600", "CDN-Cache-Control",
-			`RFC 9213 §2.1: ParseResponse looks up h["CDN-Cache-Control"], but net/http canonicalizes the key to "Cdn-Cache-Control", so the targeted field of a real origin response is never seen`},
+			""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ func Lifetime(status int, h http.Header, d *Directives, received time.Time) (lif
 		return seconds(int64(d.SMaxAge)), false
 	case d.MaxAge >= 0:
 		return seconds(int64(d.MaxAge)), false
-	case len(h["Expires"]) > 0:
+	case len(h["Expires"]) > 0 && !targeted(h):
 		// An invalid Expires, such as "0", means already expired (§5.3).
 		exp, ok := parseDate(h, "Expires")
 		if !ok {

@@ -65,7 +65,7 @@ func TestLifetime(t *testing.T) {
 		// and Expires; only the targeted field's directives say how long.
 		{"targeted field without max-age ignores Expires", 200,
 			hdr("CDN-Cache-Control", "must-revalidate", "Date", date, "Expires", httpDate(t0.Add(time.Hour))), 0, false,
-			"RFC 9213 §2.1: with a valid CDN-Cache-Control or Surrogate-Control the cache MUST ignore Expires, but Lifetime still uses Expires minus Date when the targeted field has no max-age or s-maxage (it sees only the Directives, not which field they came from)"},
+			""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,7 +99,7 @@ func TestAssess(t *testing.T) {
 			Freshness{Lifetime: time.Minute, InitialAge: 2 * time.Second, Received: received}, ""},
 		{"unqualified no-cache next to a qualified one", 200, hdr("Cache-Control", `no-cache, no-cache="Set-Cookie", max-age=60`),
 			Freshness{Lifetime: time.Minute, InitialAge: 2 * time.Second, Received: received, NoCache: true},
-			`RFC 9111 §5.2.2.4, §4.2.1 (most restrictive wins): "no-cache, no-cache=\"Set-Cookie\"" has an unqualified no-cache, but Assess sets NoCache only when the field list is empty, so the response is served without validation`},
+			""},
 		// §5.2.2.2, §5.2.2.8, §5.2.2.10: never serve stale.
 		{"must-revalidate", 200, hdr("Cache-Control", "must-revalidate, max-age=60"),
 			Freshness{Lifetime: time.Minute, InitialAge: 2 * time.Second, Received: received, MustRevalidate: true}, ""},

@@ -11,7 +11,7 @@ import (
 var hopByHop = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
 	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Proxy-Authentication-Info": true,
 }
 
 // StoredHeader returns the fields of a response that a cache keeps (RFC 9111 §3.1):
@@ -71,6 +71,14 @@ func Refresh(stored, fresh http.Header) http.Header {
 			continue
 		}
 		out[name] = vals
+	}
+	// The updated response's own private="F" / no-cache="F" name fields not to keep.
+	d, _ := ParseResponse(out)
+	for name := range d.Private {
+		delete(out, name)
+	}
+	for name := range d.NoCache {
+		delete(out, name)
 	}
 	return out
 }

@@ -41,7 +41,7 @@ func TestStoredHeader(t *testing.T) {
 		// §3.1: fields specific to the proxy used for forwarding MUST NOT be stored.
 		{"Proxy-Authentication-Info dropped", hdr("Proxy-Authentication-Info", `nextnonce="x"`, "Content-Type", "text/plain"),
 			hdr("Content-Type", "text/plain"),
-			"RFC 9111 §3.1: Proxy-Authentication-Info MUST NOT be stored, but it is missing from hopByHop, so StoredHeader (and Refresh) keep it"},
+			""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,11 +96,11 @@ func TestRefresh(t *testing.T) {
 		{"field named private by the 304 is not stored",
 			hdr("Cache-Control", `private="Set-Cookie", max-age=60`, "Set-Cookie", "id=2"),
 			with("Cache-Control", `private="Set-Cookie", max-age=60`),
-			`RFC 9111 §3.2 and §3.1/§5.2.2.7: Refresh copies a field that the 304's own private="Set-Cookie" forbids a shared cache to store`},
+			""},
 		{"field named no-cache by the 304 is not stored",
 			hdr("Cache-Control", `no-cache="Set-Cookie", max-age=60`, "Set-Cookie", "id=2"),
 			with("Cache-Control", `no-cache="Set-Cookie", max-age=60`),
-			`RFC 9111 §3.2 and §3.1/§5.2.2.4: Refresh copies Set-Cookie from a 304 carrying no-cache="Set-Cookie"; the proxy stores the result (Storable accepts it) and serves that Set-Cookie on later hits without revalidation`},
+			""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ func hdr(kv ...string) http.Header {
 	}
 	h := http.Header{}
 	for i := 0; i < len(kv); i += 2 {
-		h[kv[i]] = append(h[kv[i]], kv[i+1])
+		h.Add(kv[i], kv[i+1]) // canonical keys, as net/http delivers them
 	}
 	return h
 }

@@ -40,10 +40,10 @@ func InvalidatedKeys(requestURL *url.URL, h http.Header) []string {
 // Key is the primary cache key of a URL (RFC 9111 §2): path and query exactly as sent,
 // without scheme or host, since one proxy fronts exactly one origin.
 func Key(u *url.URL) string {
-	if u.Opaque != "" {
-		return u.Opaque
+	p := u.Opaque
+	if p == "" {
+		p = u.EscapedPath()
 	}
-	p := u.EscapedPath()
 	if p == "" {
 		p = "/"
 	}

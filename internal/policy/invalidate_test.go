@@ -122,9 +122,9 @@ func TestKey(t *testing.T) {
 		{"asterisk-form request target", mustParseRequestURI("*"), "*", ""},
 		{"opaque", mustParse("http:foo"), "foo", ""},
 		{"opaque with a query keeps the query", mustParse("http:foo?a=1"), "foo?a=1",
-			`RFC 9111 §2, §4: Key returns u.Opaque alone, so "http:foo?a=1" and "http:foo?b=2" share a cache key`},
+			""},
 		{"the proxy's sameOriginKey form keeps the query", &url.URL{Path: "/a", RawPath: "/a", Opaque: "/a", RawQuery: "x=1"}, "/a?x=1",
-			`RFC 9111 §4.4: internal/proxy builds url.URL{Opaque: path, RawQuery: q} for Location/Content-Location, and Key drops the query, so invalidating "/a?x=1" invalidates "/a" instead`},
+			""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,6 +46,8 @@ func Storable(x Exchange) (ok bool, why string) {
 			continue // 308, which RFC 7234 did not list
 		case r == cacheobject.ReasonResponseNoStore && mustUnderstand:
 			continue // must-understand overrides no-store for a status we understand (§5.2.2.3)
+		case r == cacheobject.ReasonResponsePrivate && len(d.Private) > 0 && !unqualified(x.Header["Cache-Control"], "private"):
+			continue // private="F": a shared cache stores the rest, without F (§5.2.2.7); see StoredHeader
 		}
 		return false, reasonDetail(r)
 	}
@@ -80,7 +82,7 @@ func hasMustUnderstand(d *Directives) bool {
 
 // hasExplicitFreshness reports whether the origin said how long the response is fresh.
 func hasExplicitFreshness(h http.Header, d *Directives) bool {
-	return d.SMaxAge >= 0 || d.MaxAge >= 0 || len(h["Expires"]) > 0
+	return d.SMaxAge >= 0 || d.MaxAge >= 0 || (len(h["Expires"]) > 0 && !targeted(h))
 }
 
 func reasonDetail(r cacheobject.Reason) string {

@@ -34,8 +34,7 @@ func NotModified(req, stored http.Header) bool {
 	if inm := req.Values("If-None-Match"); len(inm) > 0 {
 		etag := stored.Get("Etag")
 		for _, line := range inm {
-			for _, tag := range strings.Split(line, ",") {
-				tag = strings.TrimSpace(tag)
+			for _, tag := range entityTags(line) {
 				if tag == "*" || (etag != "" && weakMatch(tag, etag)) {
 					return true
 				}
@@ -63,17 +62,33 @@ func weakMatch(a, b string) bool {
 	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
 }
 
-// ValidatorsAgree reports whether a 304 or 200 with validators describes the stored
-// response (RFC 9111 §4.3.4): the strong ETag matches, or, without ETags, Last-Modified
-// does. A 304 with no validators at all is taken to describe it.
-func ValidatorsAgree(fresh, stored http.Header) bool {
-	if etag := fresh.Get("Etag"); etag != "" {
-		return etag == stored.Get("Etag")
+// entityTags splits an If-None-Match list (RFC 9110 §8.8.3): a comma inside a quoted
+// opaque-tag belongs to the tag. Unquoted junk is kept as a member so it never matches
+// a stored quoted tag by accident.
+func entityTags(s string) []string {
+	var tags []string
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t' || c == ',':
+			i++
+			continue
+		}
+		start := i
+		if strings.HasPrefix(s[i:], "W/") {
+			i += 2
+		}
+		if i < len(s) && s[i] == '"' {
+			end := strings.IndexByte(s[i+1:], '"')
+			if end < 0 {
+				return append(tags, s[start:])
+			}
+			i += end + 2
+		} else {
+			for i < len(s) && s[i] != ',' {
+				i++
+			}
+		}
+		tags = append(tags, strings.TrimRight(s[start:i], " \t"))
 	}
-	if lm := fresh.Get("Last-Modified"); lm != "" {
-		a, ok1 := parseDate(fresh, "Last-Modified")
-		b, ok2 := parseDate(stored, "Last-Modified")
-		return ok1 && ok2 && a.Equal(b)
-	}
-	return true
+	return tags
 }

@@ -62,7 +62,7 @@ func SecondaryKey(req http.Header, names []string) string {
 		var members []string
 		for _, line := range vals {
 			for _, member := range strings.Split(line, ",") {
-				members = append(members, strings.Join(strings.Fields(member), ""))
+				members = append(members, normalizeMember(member))
 			}
 		}
 		if unordered[n] {
@@ -75,6 +75,30 @@ func SecondaryKey(req http.Header, names []string) string {
 		}
 		b.WriteString(strings.Join(members, ","))
 		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// normalizeMember removes the whitespace a list member's syntax makes optional (RFC
+// 9110 §5.6.1 OWS around members, §5.6.6 around ";" of parameters) and folds runs of
+// spaces and tabs into one space. Other whitespace, and any other character, is content.
+func normalizeMember(m string) string {
+	var b strings.Builder
+	space := false
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if c == ' ' || c == '\t' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 && c != ';' && c != '=' {
+			last := b.String()[b.Len()-1]
+			if last != ';' && last != '=' {
+				b.WriteByte(' ')
+			}
+		}
+		space = false
+		b.WriteByte(c)
 	}
 	return b.String()
 }

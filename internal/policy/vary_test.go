@@ -62,7 +62,7 @@ func TestVaryStar(t *testing.T) {
 func TestSecondaryKey(t *testing.T) {
 	ae := []string{"Accept-Encoding"}
 	ua := []string{"User-Agent"}
-	const innerSpaceBug = "RFC 9111 §4.1: whitespace may be removed only where the field's syntax allows it, but SecondaryKey deletes all whitespace inside list members (strings.Fields joined with \"\"), so different values select the same variant"
+	const innerSpaceBug = ""
 	tests := []struct {
 		name      string
 		names     []string
@@ -103,7 +103,7 @@ func TestSecondaryKey(t *testing.T) {
 		{"whitespace inside a quoted string is content", []string{"X-Name"}, hdr("X-Name", `"a b"`), hdr("X-Name", `"ab"`), false, innerSpaceBug},
 		// RFC 9110 §5.6.3: HTTP whitespace is SP and HTAB only.
 		{"no-break space is not whitespace", ua, hdr("User-Agent", "a\u00a0b"), hdr("User-Agent", "ab"), false,
-			"RFC 9111 §4.1 / RFC 9110 §5.6.3: SecondaryKey normalizes with strings.Fields, which also treats U+00A0 and U+0085 as whitespace and removes them, so \"a\\u00a0b\" and \"ab\" select the same variant"},
+			""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
