@@ -37,6 +37,11 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	}
 	defer st.Close()
 	m := metrics.New(reg, st.Stats)
+	shared, err := openShared(ctx, cfg.RedisURL, m, log)
+	if err != nil {
+		return err
+	}
+	defer shared.Close()
 	h := proxy.New(proxy.Options{
 		Origin:  cfg.OriginURL(),
 		Store:   st,
@@ -48,7 +53,9 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		StaleIfError:  cfg.StaleIfError,
 		BodyTimeout:   cfg.BodyTimeout,
 		Logger:        log,
+		Shared:        shared.store(),
 	})
+	shared.attach(h)
 
 	public, err := net.Listen("tcp", cfg.Listen())
 	if err != nil {
@@ -62,7 +69,7 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	servers := []*http.Server{
 		{Handler: h, MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
-		{Handler: admin.Handler(clearer{h}, reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof}),
+		{Handler: admin.Handler(shared.clearer(h), reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof}),
 			ReadHeaderTimeout: readHeaderTimeout},
 	}
 	errc := make(chan error, 2)

@@ -37,7 +37,7 @@ func isMalformed(err error) bool {
 	msg := err.Error()
 	for _, s := range []string{"malformed HTTP", "bad Content-Length", "invalid Content-Length",
 		"unsupported transfer encoding", "too many transfer encodings", "server response headers exceeded",
-		"malformed MIME header"} {
+		"malformed MIME header", "multiple Content-Length"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

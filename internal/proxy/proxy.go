@@ -199,13 +199,14 @@ func variantKey(key, nonce, secondary string) string {
 }
 
 // rejectTarget refuses request targets a reverse proxy must not act on: absolute-form
-// URIs naming another host (we are no forward proxy) and targets that are not paths.
+// URIs, which only forward proxies are sent (net/http replaces Host with the target's
+// authority, so we cannot tell whether it names us), and targets that are not paths.
 func rejectTarget(r *http.Request) string {
 	switch {
 	case r.Method == http.MethodOptions && r.RequestURI == "*":
 		return ""
-	case r.URL.IsAbs() && r.URL.Host != r.Host:
-		return "absolute-form request target for another host: this is a reverse proxy"
+	case r.URL.IsAbs():
+		return "absolute-form request target: this is a reverse proxy, send origin-form (a path)"
 	case !strings.HasPrefix(r.URL.Path, "/") && r.Method != http.MethodConnect:
 		return "request target must be a path"
 	}

@@ -120,6 +120,11 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 	if ok && resp.ContentLength > h.opt.MaxObjectSize {
 		ok, why = false, "too-large"
 	}
+	fresh := policy.Assess(resp.StatusCode, resp.Header, d, requested, received)
+	header := policy.StoredHeader(resp.Header, d)
+	if ok && (&entry{fresh: fresh, header: header}).retention(received, h.opt.StaleIfError) <= 0 {
+		ok, why = false, "stale" // already past every window in which it could be used
+	}
 	x.result = metrics.Miss
 	if !ok {
 		h.endFlight(x, nil, true)
@@ -127,8 +132,6 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 		resp.Body = cancelOnClose(resp.Body, cancel)
 		return resp, nil
 	}
-	fresh := policy.Assess(resp.StatusCode, resp.Header, d, requested, received)
-	header := policy.StoredHeader(resp.Header, d)
 	status := resp.StatusCode
 	reqHeader := x.in.Header.Clone()
 	// The fill may outlive the client's reading; the fetch's context ends when the
