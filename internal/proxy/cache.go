@@ -136,6 +136,7 @@ func sameNames(a, b []string) bool {
 func (h *Handler) DropLocal(keys ...string) {
 	for _, k := range keys {
 		h.store.Del(k)
+		h.flights.forget(k)
 	}
 }
 
