@@ -50,7 +50,13 @@ func ParseResponse(h http.Header) (*Directives, string) {
 
 // ParseRequest returns the Cache-Control directives of a request. Pragma: no-cache
 // counts as Cache-Control: no-cache when the request has no Cache-Control (RFC 9111 §5.4).
+//
+// The result must not be modified: a request without Cache-Control or Pragma, the
+// common case on the hit path, gets one shared value.
 func ParseRequest(h http.Header) *RequestDirectives {
+	if len(h["Cache-Control"]) == 0 && len(h["Pragma"]) == 0 {
+		return noRequestDirectives
+	}
 	d, _ := cacheobject.ParseRequestCacheControl("")
 	d.StaleIfError = -1
 	for _, dir := range splitDirectives(h["Cache-Control"]) {
@@ -67,6 +73,9 @@ func ParseRequest(h http.Header) *RequestDirectives {
 	}
 	return d
 }
+
+// noRequestDirectives is what a request without Cache-Control or Pragma asks for: nothing.
+var noRequestDirectives = &RequestDirectives{MaxAge: -1, MaxStale: -1, MinFresh: -1, StaleIfError: -1}
 
 // parseResponseLines parses every field line, drops directives the library rejects,
 // keeps the first of duplicates (RFC 9111 §4.2.1), and reports how many it kept.

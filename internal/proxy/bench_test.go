@@ -115,6 +115,7 @@ func BenchmarkHit1KiBParallel(b *testing.B) {
 	warmHit(b, h, httptest.NewRequest(http.MethodGet, "/bench/hit", nil), size)
 	b.SetBytes(size)
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		req := httptest.NewRequest(http.MethodGet, "/bench/hit", nil)
 		w := newBenchWriter()

@@ -96,8 +96,8 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, x *exchang
 	case <-r.Context().Done():
 		return true // the client left; nothing to answer
 	}
-	if e := f.entry; e != nil && e.matches(r.Header) && policy.Reuse(e.fresh, x.req, time.Now()) == policy.Fresh {
-		h.serve(w, r, e, metrics.Hit, "hit; ttl="+ttl(e, time.Now())+"; detail=coalesced")
+	if now := time.Now(); f.entry != nil && f.entry.matches(r.Header) && policy.Reuse(f.entry.fresh, x.req, now) == policy.Fresh {
+		h.serve(w, r, f.entry, metrics.Hit, "hit; ttl="+ttl(f.entry, now)+"; detail=coalesced", now)
 		return true
 	}
 	return false // the fetch stored nothing we can use: fetch ourselves

@@ -130,10 +130,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.stored = e
 		switch policy.Reuse(e.fresh, x.req, x.now) {
 		case policy.Fresh:
-			h.serve(w, r, e, metrics.Hit, "hit; ttl="+ttl(e, x.now))
+			h.serve(w, r, e, metrics.Hit, "hit; ttl="+ttl(e, x.now), x.now)
 			return
 		case policy.Stale:
-			h.serve(w, r, e, metrics.Stale, "hit; ttl="+ttl(e, x.now)+"; detail=max-stale")
+			h.serve(w, r, e, metrics.Stale, "hit; ttl="+ttl(e, x.now)+"; detail=max-stale", x.now)
 			return
 		}
 		if h.serveWhileRevalidating(w, r, x) {

@@ -269,7 +269,7 @@ func notModified(req *http.Request, resp *http.Response) *http.Response {
 
 // markForwarded labels a response that came from the origin.
 func markForwarded(resp *http.Response, status string) {
-	resp.Header["X-Cache"] = []string{"MISS"}
+	resp.Header["X-Cache"] = xCacheMiss
 	resp.Header["Cache-Status"] = append([]string{Name + "; " + status}, resp.Header["Cache-Status"]...)
 }
 

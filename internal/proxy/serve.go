@@ -13,13 +13,13 @@ import (
 // serve answers a request from a stored entry: the stored fields as they are (shared,
 // never copied), Age, X-Cache and Cache-Status, then the body unless HEAD. Conditional
 // and Range requests are answered from the entry too.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, status string) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, status string, now time.Time) {
 	h.m.Request(o)
 	hdr := w.Header()
 	for k, v := range e.header {
 		hdr[k] = v
 	}
-	setCacheHeaders(hdr, e, time.Now(), "HIT", status)
+	setCacheHeaders(hdr, e, now, "HIT", status)
 	code, body := respond(hdr, r, e)
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && len(body) > 0 {
@@ -27,10 +27,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	}
 }
 
+// X-Cache values, shared by every response: header maps only read them.
+var (
+	xCacheHit  = []string{"HIT"}
+	xCacheMiss = []string{"MISS"}
+)
+
 // setCacheHeaders adds the per-use fields of a stored response.
 func setCacheHeaders(hdr http.Header, e *entry, now time.Time, xcache, status string) {
 	hdr["Age"] = []string{policy.AgeValue(e.fresh.Age(now))}
-	hdr["X-Cache"] = []string{xcache}
+	if xcache == "HIT" {
+		hdr["X-Cache"] = xCacheHit
+	} else {
+		hdr["X-Cache"] = xCacheMiss
+	}
 	hdr["Cache-Status"] = []string{Name + "; " + status}
 }
 

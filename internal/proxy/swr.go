@@ -17,13 +17,13 @@ func (h *Handler) serveWhileRevalidating(w http.ResponseWriter, r *http.Request,
 		!e.fresh.StaleWithin(e.fresh.StaleRevalidate, x.now) {
 		return false
 	}
-	h.serve(w, r, e, metrics.Stale, "hit; ttl="+ttl(e, x.now)+"; detail=stale-while-revalidate")
+	h.serve(w, r, e, metrics.Stale, "hit; ttl="+ttl(e, x.now)+"; detail=stale-while-revalidate", x.now)
 	f, leader := h.flights.join(x.key, x.now)
 	if !leader || f == nil {
 		return true // a refresh is already under way
 	}
 	bg := r.Clone(context.WithoutCancel(r.Context()))
-	bx := &exchange{kind: passRevalidate, key: x.key, in: bg, req: &policy.RequestDirectives{MaxAge: -1, MaxStale: -1, MinFresh: -1, StaleIfError: -1}, stored: e, now: time.Now(), flight: f, background: true}
+	bx := &exchange{kind: passRevalidate, key: x.key, in: bg, req: policy.ParseRequest(http.Header{}), stored: e, now: time.Now(), flight: f, background: true}
 	go h.forward(discard{header: http.Header{}}, bg, bx)
 	return true
 }
