@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/policy"
@@ -22,6 +23,15 @@ type entry struct {
 	size    int64    // bytes of header and body, for the store's budget
 	// A 206 holds bytes [first, first+len(body)) of a representation of length complete.
 	first, complete int64
+	// hit caches the per-use fields of a plain fresh hit for the second they hold.
+	hit atomic.Pointer[hitFields]
+}
+
+// hitFields are Age, X-Cache and Cache-Status of a fresh hit, valid while the
+// rendered age and ttl seconds are unchanged; shared by responses, never written.
+type hitFields struct {
+	age, ttl int64
+	vals     [3][]string
 }
 
 // Cost implements store.Value.

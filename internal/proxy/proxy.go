@@ -13,6 +13,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,7 @@ func New(opt Options) *Handler {
 		Rewrite:      h.rewrite,
 		Transport:    roundTripFunc(h.roundTrip),
 		ErrorHandler: h.originError,
+		BufferPool:   &bufferPool{},
 		ErrorLog:     slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
 	}
 	return h
@@ -112,30 +114,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "CONNECT is not supported: this is a reverse proxy", http.StatusMethodNotAllowed)
 		return
 	}
-	x := &exchange{key: policy.Key(r.URL), in: r, now: time.Now()}
+	key, now := policy.Key(r.URL), time.Now()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		x.kind = passUnsafe
+		x := &exchange{key: key, in: r, now: now, kind: passUnsafe}
 		if policy.IsSafe(r.Method) {
 			x.kind = passBypass
 		}
 		h.forward(w, r, x)
 		return
 	}
-	x.req = policy.ParseRequest(r.Header)
-	e := h.lookup(x.key, r.Header)
+	req := policy.ParseRequest(r.Header)
+	e := h.lookup(key, r.Header)
 	if e != nil && e.status == http.StatusPartialContent && !e.partialFits(r) {
 		e = nil // holds other bytes than asked for: fetch (and store what comes back)
 	}
 	if e != nil {
-		x.stored = e
-		switch policy.Reuse(e.fresh, x.req, x.now) {
+		switch policy.Reuse(e.fresh, req, now) {
 		case policy.Fresh:
-			h.serve(w, r, e, metrics.Hit, "hit; ttl="+ttl(e, x.now), x.now)
+			h.serveHit(w, r, e, metrics.Hit, "", now)
 			return
 		case policy.Stale:
-			h.serve(w, r, e, metrics.Stale, "hit; ttl="+ttl(e, x.now)+"; detail=max-stale", x.now)
+			h.serveHit(w, r, e, metrics.Stale, "; detail=max-stale", now)
 			return
 		}
+	}
+	x := &exchange{key: key, in: r, now: now, req: req, stored: e}
+	if e != nil {
 		if h.serveWhileRevalidating(w, r, x) {
 			return
 		}
@@ -229,3 +233,15 @@ func clientIP(r *http.Request) string {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// bufferPool lends ReverseProxy its 32 KiB copy buffers instead of one new per response.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

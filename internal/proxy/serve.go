@@ -27,6 +27,40 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	}
 }
 
+// serveHit is serve for a hit: Age and Cache-Status "hit; ttl=N"+detail rendered
+// once per entry and second when detail is empty, else in one allocation.
+func (h *Handler) serveHit(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, detail string, now time.Time) {
+	h.m.Request(o)
+	hdr := w.Header()
+	for k, v := range e.header {
+		hdr[k] = v
+	}
+	age := e.fresh.Age(now)
+	ageS, ttlS := int64(age/time.Second), int64((e.fresh.Lifetime-age)/time.Second)
+	f := e.hit.Load()
+	if detail != "" || f == nil || f.age != ageS || f.ttl != ttlS {
+		var buf [96]byte
+		b := strconv.AppendInt(buf[:0], ageS, 10)
+		n := len(b)
+		b = append(b, Name+"; hit; ttl="...)
+		b = strconv.AppendInt(b, ttlS, 10)
+		b = append(b, detail...)
+		str := string(b)
+		vals := make([]string, 3)
+		vals[0], vals[1], vals[2] = str[:n], "HIT", str[n:]
+		f = &hitFields{age: ageS, ttl: ttlS, vals: [3][]string{vals[0:1:1], vals[1:2:2], vals[2:3:3]}}
+		if detail == "" {
+			e.hit.Store(f)
+		}
+	}
+	hdr["Age"], hdr["X-Cache"], hdr["Cache-Status"] = f.vals[0], f.vals[1], f.vals[2]
+	code, body := respond(hdr, r, e)
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead && len(body) > 0 {
+		_, _ = w.Write(body)
+	}
+}
+
 // X-Cache values, shared by every response: header maps only read them.
 var (
 	xCacheHit  = []string{"HIT"}

@@ -1,0 +1,72 @@
+// Package bench holds what the load harness (run.sh) and the in-process benchmarks
+// share: a plain net/http handler that answers from memory with the fields an origin
+// would send, so "the proxy answering a hit" and "a server answering from memory"
+// write the same bytes and headers.
+package bench
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Fields an origin of the benchmark sends with every response.
+const (
+	ContentType  = "application/octet-stream"
+	LastModified = "Mon, 02 Jan 2006 15:04:05 GMT"
+	Cacheable    = "max-age=3600"
+	NoStore      = "no-store"
+)
+
+// NoStorePrefix is the path prefix the plain handler marks Cache-Control: no-store;
+// every other path is cacheable for an hour.
+const NoStorePrefix = "/nostore/"
+
+// Body returns size bytes of printable, repeating content.
+func Body(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}
+
+// ETag is the entity tag the plain handler sends for a body of size bytes.
+func ETag(size int) string { return `"bench-` + strconv.Itoa(size) + `"` }
+
+// Header returns the fields the plain handler sends with body under cacheControl.
+func Header(body []byte, cacheControl string) http.Header {
+	return http.Header{
+		"Content-Type":   {ContentType},
+		"Content-Length": {strconv.Itoa(len(body))},
+		"Cache-Control":  {cacheControl},
+		"Etag":           {ETag(len(body))},
+		"Last-Modified":  {LastModified},
+	}
+}
+
+// Handler answers every request with body, as a typical Go handler does: a Set per
+// field, then the body. delay, when positive, is waited before answering, to stand
+// for an origin's own work.
+func Handler(body []byte, delay time.Duration) http.Handler {
+	length, etag := strconv.Itoa(len(body)), ETag(len(body))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		cc := Cacheable
+		if len(r.URL.Path) >= len(NoStorePrefix) && r.URL.Path[:len(NoStorePrefix)] == NoStorePrefix {
+			cc = NoStore
+		}
+		h := w.Header()
+		h.Set("Content-Type", ContentType)
+		h.Set("Content-Length", length)
+		h.Set("Cache-Control", cc)
+		h.Set("Etag", etag)
+		h.Set("Last-Modified", LastModified)
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = w.Write(body)
+	})
+}
