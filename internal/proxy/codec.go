@@ -102,7 +102,7 @@ func decodeEntry(b []byte) (*entry, error) {
 	if e.marker {
 		e.size = 256
 	} else {
-		e.size = int64(len(e.body)) + headerSize(e.header) + int64(len(e.varyKey)) + 256
+		e.size = int64(len(e.body)) + headerSize(e.header) + int64(len(e.varyKey)) + entryOverhead
 	}
 	return e, nil
 }

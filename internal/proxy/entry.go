@@ -48,7 +48,7 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 		delete(h, "Content-Range") // rendered per request from first and complete
 	}
 	e.varyKey = policy.SecondaryKey(reqHeader, e.vary)
-	e.size = int64(len(body)) + headerSize(h) + int64(len(e.varyKey)) + 256
+	e.size = int64(len(body)) + headerSize(h) + int64(len(e.varyKey)) + entryOverhead
 	return e
 }
 
@@ -69,6 +69,11 @@ func (e *entry) retention(now time.Time, staleIfError time.Duration) time.Durati
 	}
 	return ttl + extra
 }
+
+// entryOverhead is what an entry holds beyond its header and body bytes: the header
+// map's buckets, the entry itself and ristretto's bookkeeping, measured at ~0.9 KiB
+// (docs/performance.md), so that --cache-size bounds the heap, not just the payload.
+const entryOverhead = 1024
 
 const (
 	// revalidationWindow is how long a stale entry with validators is kept so a
