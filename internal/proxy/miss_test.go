@@ -283,3 +283,32 @@ func TestNeverStaleWhenForbidden(t *testing.T) {
 		})
 	}
 }
+
+func TestClientLeavingMidBodyDoesNotAbortTheFill(t *testing.T) {
+	more := make(chan struct{})
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", "12")
+		io.WriteString(w, "first;")
+		w.(http.Flusher).Flush()
+		<-more // the rest comes after the first client has gone
+		io.WriteString(w, "second")
+	})
+	p := newTestProxy(t, o.URL)
+	resp, err := p.Client().Get(p.URL + "/leave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString(';'); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // the client leaves mid-body
+	p.Client().CloseIdleConnections()
+	close(more)
+	waitFor(t, func() bool { _, ok := p.h.store.Get("/leave"); return ok })
+	resp2, body := p.get(t, "/leave")
+	wantStatus(t, resp2, "HIT", "hit")
+	if body != "first;second" || o.calls.Load() != 1 {
+		t.Errorf("after the first client left: body %q, origin calls %d; want the whole body from cache and 1 call", body, o.calls.Load())
+	}
+}

@@ -76,7 +76,10 @@ func New(opt Options) *Handler {
 		Transport:    roundTripFunc(h.roundTrip),
 		ErrorHandler: h.originError,
 		BufferPool:   &bufferPool{},
-		ErrorLog:     slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
+		// Relay each read from the origin at once, whatever its Content-Length: a client's
+		// first byte must not wait for a slow origin's last.
+		FlushInterval: -1,
+		ErrorLog:      slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
 	}
 	return h
 }
