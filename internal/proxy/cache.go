@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func (h *Handler) put(key string, e *entry) {
 		return
 	}
 	m, ok := h.store.Get(key)
-	if !ok || !m.marker || !sameNames(m.vary, e.vary) {
+	if !ok || !m.marker || !slices.Equal(m.vary, e.vary) {
 		m = &entry{marker: true, vary: e.vary, nonce: strconv.FormatUint(h.nonce.Add(1), 36), size: 256}
 	}
 	h.set(key, m, max(keep, revalidationWindow))
@@ -117,18 +118,6 @@ func (h *Handler) sameOriginKey(out *url.URL, in *http.Request, ref string) (str
 		return policy.Key(u), true
 	}
 	return "", false
-}
-
-func sameNames(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // DropLocal removes keys from this replica's store only; the shared tier calls it

@@ -97,7 +97,7 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, x *exchang
 		return true // the client left; nothing to answer
 	}
 	if now := time.Now(); f.entry != nil && f.entry.matches(r.Header) && policy.Reuse(f.entry.fresh, x.req, now) == policy.Fresh {
-		h.serve(w, r, f.entry, metrics.Hit, "hit; ttl="+ttl(f.entry, now)+"; detail=coalesced", now)
+		h.serve(w, r, f.entry, metrics.Hit, "; detail=coalesced", now)
 		return true
 	}
 	return false // the fetch stored nothing we can use: fetch ourselves

@@ -134,10 +134,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e != nil {
 		switch policy.Reuse(e.fresh, req, now) {
 		case policy.Fresh:
-			h.serveHit(w, r, e, metrics.Hit, "", now)
+			h.serve(w, r, e, metrics.Hit, "", now)
 			return
 		case policy.Stale:
-			h.serveHit(w, r, e, metrics.Stale, "; detail=max-stale", now)
+			h.serve(w, r, e, metrics.Stale, "; detail=max-stale", now)
 			return
 		}
 	}
@@ -218,10 +218,6 @@ func rejectTarget(r *http.Request) string {
 		return "request target must be a path"
 	}
 	return ""
-}
-
-func ttl(e *entry, now time.Time) string {
-	return policy.AgeValue(e.fresh.TTL(now))
 }
 
 // clientIP is used only for logs.

@@ -11,15 +11,16 @@ import (
 )
 
 // serve answers a request from a stored entry: the stored fields as they are (shared,
-// never copied), Age, X-Cache and Cache-Status, then the body unless HEAD. Conditional
-// and Range requests are answered from the entry too.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, status string, now time.Time) {
+// never copied), Age, X-Cache: HIT and Cache-Status "hit; ttl=N" plus detail, then the
+// body unless HEAD. Conditional and Range requests are answered from the entry too.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, detail string, now time.Time) {
 	h.m.Request(o)
 	hdr := w.Header()
 	for k, v := range e.header {
 		hdr[k] = v
 	}
-	setCacheHeaders(hdr, e, now, "HIT", status)
+	f := e.hitFieldsAt(now, detail)
+	hdr["Age"], hdr["X-Cache"], hdr["Cache-Status"] = f.vals[0], f.vals[1], f.vals[2]
 	code, body := respond(hdr, r, e)
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && len(body) > 0 {
@@ -27,38 +28,28 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	}
 }
 
-// serveHit is serve for a hit: Age and Cache-Status "hit; ttl=N"+detail rendered
-// once per entry and second when detail is empty, else in one allocation.
-func (h *Handler) serveHit(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, detail string, now time.Time) {
-	h.m.Request(o)
-	hdr := w.Header()
-	for k, v := range e.header {
-		hdr[k] = v
-	}
+// hitFieldsAt renders Age, X-Cache and Cache-Status for a hit at now, in one string
+// allocation. A plain hit's fields are kept on the entry for the second they hold, so
+// most hits render nothing.
+func (e *entry) hitFieldsAt(now time.Time, detail string) *hitFields {
 	age := e.fresh.Age(now)
 	ageS, ttlS := int64(age/time.Second), int64((e.fresh.Lifetime-age)/time.Second)
-	f := e.hit.Load()
-	if detail != "" || f == nil || f.age != ageS || f.ttl != ttlS {
-		var buf [96]byte
-		b := strconv.AppendInt(buf[:0], ageS, 10)
-		n := len(b)
-		b = append(b, Name+"; hit; ttl="...)
-		b = strconv.AppendInt(b, ttlS, 10)
-		b = append(b, detail...)
-		str := string(b)
-		vals := make([]string, 3)
-		vals[0], vals[1], vals[2] = str[:n], "HIT", str[n:]
-		f = &hitFields{age: ageS, ttl: ttlS, vals: [3][]string{vals[0:1:1], vals[1:2:2], vals[2:3:3]}}
-		if detail == "" {
-			e.hit.Store(f)
-		}
+	if f := e.hit.Load(); detail == "" && f != nil && f.age == ageS && f.ttl == ttlS {
+		return f
 	}
-	hdr["Age"], hdr["X-Cache"], hdr["Cache-Status"] = f.vals[0], f.vals[1], f.vals[2]
-	code, body := respond(hdr, r, e)
-	w.WriteHeader(code)
-	if r.Method != http.MethodHead && len(body) > 0 {
-		_, _ = w.Write(body)
+	var buf [96]byte
+	b := strconv.AppendInt(buf[:0], ageS, 10)
+	n := len(b)
+	b = append(b, Name+"; hit; ttl="...)
+	b = strconv.AppendInt(b, ttlS, 10)
+	b = append(b, detail...)
+	str := string(b)
+	vals := [3]string{str[:n], "HIT", str[n:]}
+	f := &hitFields{age: ageS, ttl: ttlS, vals: [3][]string{vals[0:1:1], vals[1:2:2], vals[2:3:3]}}
+	if detail == "" {
+		e.hit.Store(f)
 	}
+	return f
 }
 
 // X-Cache values, shared by every response: header maps only read them.

@@ -17,7 +17,7 @@ func (h *Handler) serveWhileRevalidating(w http.ResponseWriter, r *http.Request,
 		!e.fresh.StaleWithin(e.fresh.StaleRevalidate, x.now) {
 		return false
 	}
-	h.serve(w, r, e, metrics.Stale, "hit; ttl="+ttl(e, x.now)+"; detail=stale-while-revalidate", x.now)
+	h.serve(w, r, e, metrics.Stale, "; detail=stale-while-revalidate", x.now)
 	f, leader := h.flights.join(x.key, x.now)
 	if !leader || f == nil {
 		return true // a refresh is already under way
