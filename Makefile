@@ -5,7 +5,9 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PORT      ?= 3000
 ORIGIN    ?= https://dummyjson.com
-FUZZTIME  ?= 5s
+# Iterations, not seconds: a wall-clock -fuzztime can fail with "context deadline
+# exceeded" when the machine is busy.
+FUZZTIME  ?= 30000x
 
 .PHONY: all build run test unit lint fuzz conformance redis-deps deploy-check bench soak clean
 

@@ -48,6 +48,9 @@ func NewTransport(o TransportOptions) *http.Transport {
 func (h *Handler) send(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := h.origin.RoundTrip(req)
+	if t, ok := h.origin.(*http.Transport); ok && needsUntilClose(err) {
+		resp, err = fetchUntilClose(req.Context(), t.DialContext, t.TLSClientConfig, req)
+	}
 	if err != nil {
 		h.m.Origin(0, time.Since(start))
 		return nil, err
