@@ -11,6 +11,9 @@ import (
 // originError answers a request the origin could not: 504 for a timeout, 502 for
 // anything else, each with a short plain-text reason. It logs once per request.
 func (h *Handler) originError(w http.ResponseWriter, r *http.Request, err error) {
+	if x, _ := r.Context().Value(exchangeKey{}).(*exchange); x != nil && !x.background {
+		h.m.Request(x.outcome())
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away; there is nobody to answer
 	}

@@ -72,10 +72,11 @@ func New(opt Options) *Handler {
 	h.flights.init()
 	h.nonce.Store(uint64(time.Now().UnixNano()))
 	h.rp = &httputil.ReverseProxy{
-		Rewrite:      h.rewrite,
-		Transport:    roundTripFunc(h.roundTrip),
-		ErrorHandler: h.originError,
-		BufferPool:   &bufferPool{},
+		Rewrite:        h.rewrite,
+		Transport:      roundTripFunc(h.roundTrip),
+		ModifyResponse: h.count,
+		ErrorHandler:   h.originError,
+		BufferPool:     &bufferPool{},
 		// Relay each read from the origin at once, whatever its Content-Length: a client's
 		// first byte must not wait for a slow origin's last.
 		FlushInterval: -1,
@@ -168,13 +169,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.forward(w, r, x)
 }
 
-// forward sends the request through the ReverseProxy and counts its outcome.
+// forward sends the request through the ReverseProxy; count or originError counts it.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	defer h.endFlight(x, nil, false) // if the origin failed before a response existed
 	h.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
-	if !x.background {
+}
+
+// count records a forwarded request's outcome before its response is written, so
+// /metrics never lags what a client has seen.
+func (h *Handler) count(resp *http.Response) error {
+	if x, _ := resp.Request.Context().Value(exchangeKey{}).(*exchange); x != nil && !x.background {
 		h.m.Request(x.outcome())
 	}
+	return nil
 }
 
 // lookup returns the stored response for a request, following a variant index.
