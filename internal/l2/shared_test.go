@@ -2,6 +2,7 @@ package l2_test
 
 import (
 	"context"
+	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -155,7 +156,7 @@ func (r *replica) get(t *testing.T, path string) string {
 }
 
 func TestSharedHit(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	for _, tt := range []struct {
 		name, path string
 		header     http.Header
@@ -186,7 +187,7 @@ func TestSharedHit(t *testing.T) {
 }
 
 func TestClearReachesEveryReplica(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	o := newOrigin(t)
 	a, b := newReplica(t, rs.URL(), o.URL).ready(t), newReplica(t, rs.URL(), o.URL).ready(t)
 	a.get(t, "/c")
@@ -219,7 +220,7 @@ func TestClearReachesEveryReplica(t *testing.T) {
 }
 
 func TestUnsafeMethodInvalidatesEveryReplica(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	o := newOrigin(t)
 	a, b := newReplica(t, rs.URL(), o.URL).ready(t), newReplica(t, rs.URL(), o.URL).ready(t)
 	a.get(t, "/p")
@@ -241,13 +242,13 @@ func TestUnsafeMethodInvalidatesEveryReplica(t *testing.T) {
 }
 
 func TestRedisDownAndBack(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	o := newOrigin(t)
 	a, b := newReplica(t, rs.URL(), o.URL).ready(t), newReplica(t, rs.URL(), o.URL).ready(t)
 	a.get(t, "/k")
 	a.tier.Wait()
 
-	rs.stop()
+	rs.Stop()
 	if got := a.get(t, "/k"); got != "HIT" {
 		t.Errorf("GET of a local copy with Redis down: X-Cache %q, want HIT", got)
 	}
@@ -262,7 +263,7 @@ func TestRedisDownAndBack(t *testing.T) {
 		t.Errorf("second GET of the new URL: X-Cache %q, want HIT (local store)", got)
 	}
 
-	rs.start() // same port, empty
+	rs.Restart() // same port, empty
 	for _, r := range []*replica{a, b} {
 		waitFor(t, "l2_up to go 1", func() bool { return testutil.ToFloat64(r.m.L2Up) == 1 })
 	}
@@ -277,10 +278,10 @@ func TestRedisDownAndBack(t *testing.T) {
 }
 
 func TestOldFormatEntryIsAMiss(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	o := newOrigin(t)
 	a := newReplica(t, rs.URL(), o.URL)
-	c := rs.client()
+	c := redisClient(t, rs)
 	long := "/long?" + strings.Repeat("l", 300)
 	for path, stored := range map[string]string{
 		"/v0":      "CP\x00\x00\x00",     // an older codec version
@@ -303,7 +304,7 @@ func TestOldFormatEntryIsAMiss(t *testing.T) {
 }
 
 func TestSlowRedisDoesNotHoldRequests(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	o := newOrigin(t)
 	a := newReplica(t, rs.URL(), o.URL, func(o *l2.Options) { o.Timeout = 0 }) // the default
 	a.get(t, "/s")
@@ -312,7 +313,7 @@ func TestSlowRedisDoesNotHoldRequests(t *testing.T) {
 	waitFor(t, "l2_up to be 1", func() bool { return testutil.ToFloat64(a.m.L2Up) == 1 })
 
 	const pause = 3 * time.Second
-	if err := rs.client().Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
+	if err := redisClient(t, rs).Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/s", "/s2", "/s3"} {

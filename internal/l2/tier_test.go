@@ -2,6 +2,7 @@ package l2_test
 
 import (
 	"context"
+	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"net"
 	"slices"
 	"strconv"
@@ -76,7 +77,7 @@ func TestNewRejectsBadURL(t *testing.T) {
 }
 
 func TestGetSetDel(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	var ev events
 	tier := newTier(t, ev.options(t, rs.URL()))
 	long := "/" + strings.Repeat("k", 1000)
@@ -101,14 +102,14 @@ func TestGetSetDel(t *testing.T) {
 	// The TTL is the retention the proxy asked for.
 	tier.Set("/short", []byte("x"), 1500*time.Millisecond)
 	tier.Wait()
-	ttl, err := rs.client().PTTL(context.Background(), l2.RedisKey(tier.Gen(), "/short")).Result()
+	ttl, err := redisClient(t, rs).PTTL(context.Background(), l2.RedisKey(tier.Gen(), "/short")).Result()
 	if err != nil || ttl <= 0 || ttl > 1500*time.Millisecond {
 		t.Errorf("PTTL of a key set for 1.5s = %v, %v", ttl, err)
 	}
 }
 
 func TestClearBumpsGeneration(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	var ev1, ev2 events
 	t1, t2 := newTier(t, ev1.options(t, rs.URL())), newTier(t, ev2.options(t, rs.URL()))
 	waitFor(t, "both tiers to subscribe", func() bool { return ev1.cleared() >= 1 && ev2.cleared() >= 1 })
@@ -130,19 +131,19 @@ func TestClearBumpsGeneration(t *testing.T) {
 		t.Errorf("other tier after Clear: hit %v, generation %d, want a miss in generation 1", ok, t2.Gen())
 	}
 	// The old key is left to its TTL, not deleted: a clear costs one INCR.
-	if n, _ := rs.client().Exists(context.Background(), l2.RedisKey(0, "/a")).Result(); n != 1 {
+	if n, _ := redisClient(t, rs).Exists(context.Background(), l2.RedisKey(0, "/a")).Result(); n != 1 {
 		t.Errorf("old-generation key exists = %d, want 1 (it expires by its TTL)", n)
 	}
 }
 
 // A clear the subscription missed still reaches a replica, at its next refresh.
 func TestMissedClearSeenAtRefresh(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	var ev events
 	tier := newTier(t, ev.options(t, rs.URL()))
 	waitFor(t, "the tier to subscribe", func() bool { return ev.cleared() >= 1 })
 	before := ev.cleared()
-	if err := rs.client().Incr(context.Background(), "cp:gen").Err(); err != nil { // no PUBLISH
+	if err := redisClient(t, rs).Incr(context.Background(), "cp:gen").Err(); err != nil { // no PUBLISH
 		t.Fatal(err)
 	}
 	waitFor(t, "the refresh to see the new generation", func() bool { return tier.Gen() == 1 && ev.cleared() > before })
@@ -151,14 +152,14 @@ func TestMissedClearSeenAtRefresh(t *testing.T) {
 // Invalidations and a clear made while this replica could not reach Redis are done
 // once it can: meanwhile the other replicas might have served what they drop.
 func TestWorkDoneWhileDownIsReplayed(t *testing.T) {
-	rs := startRedis(t)
-	ln := newLink(t, rs.addr())
+	rs := redistest.Start(t)
+	ln := newLink(t, rs.Addr())
 	var ev events
 	tier := newTier(t, ev.options(t, ln.URL()))
 	tier.Set("/a", []byte("a"), time.Minute)
 	tier.Set("/b", []byte("b"), time.Minute)
 	tier.Wait()
-	c := rs.client()
+	c := redisClient(t, rs)
 	exists := func(key string) bool {
 		n, _ := c.Exists(context.Background(), l2.RedisKey(0, key)).Result()
 		return n == 1
@@ -228,7 +229,7 @@ func TestStartsWithoutRedis(t *testing.T) {
 		}
 	}()
 	for name, addr := range map[string]string{
-		"nothing listening":   "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"nothing listening":   "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)),
 		"listener that hangs": hanging.Addr().String(),
 	} {
 		t.Run(name, func(t *testing.T) {
