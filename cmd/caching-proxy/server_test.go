@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"io"
 	"net"
 	"net/http"
@@ -22,17 +23,6 @@ import (
 	"github.com/caching-proxy/caching-proxy/internal/config"
 )
 
-// freePort returns a port nothing listened on a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // runningProxy is runProxy serving on loopback ports in the background.
 type runningProxy struct {
 	url, admin string // http://host:port of the public listener; host:port of the admin one
@@ -45,8 +35,8 @@ type runningProxy struct {
 func startProxy(t *testing.T, origin string, tweak ...func(*config.Config)) *runningProxy {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Origin, cfg.Host, cfg.Port = origin, "127.0.0.1", freePort(t)
-	cfg.AdminAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	cfg.Origin, cfg.Host, cfg.Port = origin, "127.0.0.1", redistest.FreePort(t)
+	cfg.AdminAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 	cfg.LogLevel = "error"
 	for _, f := range tweak {
 		f(&cfg)
@@ -334,7 +324,7 @@ func TestAdminTokenGuardsClear(t *testing.T) {
 }
 
 func TestClearCacheWithNothingListening(t *testing.T) {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 	_, err := clearCache(context.Background(), clearTarget{AdminAddr: addr})
 	if err == nil || !strings.Contains(err.Error(), "no caching-proxy answers at "+addr) {
 		t.Errorf("clearCache with nothing at %s = %v, want %q", addr, err, "no caching-proxy answers at "+addr)
@@ -465,7 +455,7 @@ func TestMainExitCodes(t *testing.T) {
 		main()
 		os.Exit(0)
 	}
-	nobody := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	nobody := net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 	for _, tt := range []struct {
 		args string
 		code int

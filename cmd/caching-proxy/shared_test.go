@@ -78,7 +78,7 @@ func TestStartsWithRedisDown(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int64
 	o := countingOrigin(t, &calls)
-	nowhere := "redis://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))) + "/0"
+	nowhere := "redis://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t))) + "/0"
 	p := startProxy(t, o.URL, func(c *config.Config) { c.RedisURL = nowhere })
 	c := httpClient(t)
 	for i, want := range []string{"MISS", "HIT"} {
