@@ -13,10 +13,20 @@ import (
 // serve answers a request from a stored entry: the stored fields as they are (shared,
 // never copied), Age, X-Cache: HIT and Cache-Status "hit; ttl=N" plus detail, then the
 // body unless HEAD. Conditional and Range requests are answered from the entry too.
+//
+// A small GET body leaves Content-Length to net/http, which sets it from the one write
+// it holds when the handler returns: a hit then has 8 fields, which fit Go's small map,
+// instead of 9, which make net/http's header map and its clone grow into tables
+// (docs/performance.md). Answers that are not the whole body (206, 304, 416) set or
+// drop the field themselves in respond.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, detail string, now time.Time) {
 	h.m.Request(o)
 	hdr := w.Header()
+	autoLength := e.autoLength && r.Method == http.MethodGet
 	for k, v := range e.header {
+		if autoLength && k == "Content-Length" {
+			continue
+		}
 		hdr[k] = v
 	}
 	f := e.hitFieldsAt(now, detail)
