@@ -107,36 +107,63 @@ func TestWaitersAreReleasedWhenResponseIsNotStorable(t *testing.T) {
 	}
 }
 
+// TestMissStreamsBeforeOriginFinishes: a client reads the first part of a body while
+// the origin still holds the rest, with and without a Content-Length, stored or not.
 func TestMissStreamsBeforeOriginFinishes(t *testing.T) {
-	more := make(chan struct{})
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=60")
-		io.WriteString(w, "first;")
-		w.(http.Flusher).Flush()
-		<-more
-		io.WriteString(w, "second")
-	})
-	p := newTestProxy(t, o.URL)
-	resp, err := p.Client().Get(p.URL + "/stream")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	r := bufio.NewReader(resp.Body)
-	first, err := r.ReadString(';')
-	if err != nil || first != "first;" {
-		t.Fatalf("first chunk = %q, %v; want it before the origin finished", first, err)
-	}
-	close(more)
-	rest, _ := io.ReadAll(r)
-	if string(rest) != "second" {
-		t.Fatalf("rest = %q, want second", rest)
-	}
-	p.h.store.Wait()
-	resp2, body := p.get(t, "/stream")
-	wantStatus(t, resp2, "HIT", "hit")
-	if body != "first;second" {
-		t.Errorf("stored body = %q, want the whole stream", body)
+	for _, tt := range []struct {
+		name, length, cacheControl string
+		stored                     bool
+	}{
+		{"chunked, stored", "", "max-age=60", true},
+		{"Content-Length, stored", "12", "max-age=60", true},
+		{"chunked, no-store", "", "no-store", false},
+		{"Content-Length, no-store", "12", "no-store", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			more := make(chan struct{})
+			o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", tt.cacheControl)
+				if tt.length != "" {
+					w.Header().Set("Content-Length", tt.length)
+				}
+				io.WriteString(w, "first;")
+				w.(http.Flusher).Flush()
+				<-more
+				io.WriteString(w, "second")
+			})
+			p := newTestProxy(t, o.URL)
+			p.Client().Timeout = 5 * time.Second // fails, rather than hangs, if the first part is held back
+			resp, err := p.Client().Get(p.URL + "/stream")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			r := bufio.NewReader(resp.Body)
+			first, err := r.ReadString(';')
+			if err != nil || first != "first;" {
+				t.Fatalf("first chunk = %q, %v; want it before the origin finished", first, err)
+			}
+			close(more)
+			rest, _ := io.ReadAll(r)
+			if string(rest) != "second" {
+				t.Fatalf("rest = %q, want second", rest)
+			}
+			if got := resp.Header.Get("Content-Length"); got != tt.length {
+				t.Errorf("Content-Length %q, want %q as the origin sent", got, tt.length)
+			}
+			p.h.store.Wait()
+			resp2, body := p.get(t, "/stream")
+			if !tt.stored {
+				if o.calls.Load() != 2 {
+					t.Errorf("origin saw %d requests, want 2 (no-store)", o.calls.Load())
+				}
+				return
+			}
+			wantStatus(t, resp2, "HIT", "hit")
+			if body != "first;second" {
+				t.Errorf("stored body = %q, want the whole stream", body)
+			}
+		})
 	}
 }
 

@@ -77,10 +77,8 @@ func New(opt Options) *Handler {
 		ModifyResponse: h.count,
 		ErrorHandler:   h.originError,
 		BufferPool:     &bufferPool{},
-		// Relay each read from the origin at once, whatever its Content-Length: a client's
-		// first byte must not wait for a slow origin's last.
-		FlushInterval: -1,
-		ErrorLog:      slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
+		// No FlushInterval: relay flushes each write itself (see forward).
+		ErrorLog: slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
 	}
 	return h
 }
@@ -172,8 +170,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // forward sends the request through the ReverseProxy; count or originError counts it.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	defer h.endFlight(x, nil, false) // if the origin failed before a response existed
-	h.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+	h.rp.ServeHTTP(relay{w}, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 }
+
+// relay is the client's side of a forwarded response. ReverseProxy writes each read
+// from the origin to it, and it flushes each write at once, whatever the
+// Content-Length: a client's first byte never waits for a slow origin's last.
+// ReverseProxy's own FlushInterval -1 would do that too, but it first sends the
+// header on its own, from a timer goroutine: an extra write(2) and wake-up per
+// response. Here a small response leaves in one write, header and body together.
+type relay struct{ http.ResponseWriter }
+
+func (r relay) Write(p []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(p)
+	if err == nil {
+		if f, ok := r.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		} else {
+			_ = http.NewResponseController(r.ResponseWriter).Flush()
+		}
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (ReverseProxy hijacks it
+// for protocol upgrades).
+func (r relay) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // count records a forwarded request's outcome before its response is written, so
 // /metrics never lags what a client has seen.
