@@ -47,12 +47,19 @@ func Header(body []byte, cacheControl string) http.Header {
 
 // Handler answers every request with body, as a typical Go handler does: a Set per
 // field, then the body. delay, when positive, is waited before answering, to stand
-// for an origin's own work.
+// for an origin's own work; a request's "delay" query parameter (e.g. ?delay=10ms)
+// overrides it, so one origin serves the load harness's fast and slow rows.
 func Handler(body []byte, delay time.Duration) http.Handler {
 	length, etag := strconv.Itoa(len(body)), ETag(len(body))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if delay > 0 {
-			time.Sleep(delay)
+		wait := delay
+		if r.URL.RawQuery != "" { // parsed only when present: the plain rows pay nothing
+			if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
+				wait = d
+			}
+		}
+		if wait > 0 {
+			time.Sleep(wait)
 		}
 		cc := Cacheable
 		if len(r.URL.Path) >= len(NoStorePrefix) && r.URL.Path[:len(NoStorePrefix)] == NoStorePrefix {

