@@ -77,10 +77,12 @@ fi
 used_ports=" "
 # free_port sets the variable named $1 to a loopback port that is free, as is the one
 # after it (the proxy's admin listener), and that this script has not handed out yet.
+# Ports come from 10000-29999, below Linux's ephemeral range (32768-60999), where
+# wrk's and the proxy's own outgoing connections could hold them.
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 20000))
 		[[ $used_ports == *" $p "* || $used_ports == *" $((p + 1)) "* ]] && continue
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; then
 			used_ports+="$p $((p + 1)) "
@@ -92,12 +94,13 @@ free_port() {
 	return 1
 }
 
-wait_up() { # url
+wait_up() { # url [log]
 	for _ in $(seq 1 100); do
 		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "$1 did not come up" >&2
+	[[ -n ${2:-} ]] && tail -5 "$2" >&2
 	return 1
 }
 
@@ -178,10 +181,10 @@ for size in $SIZES; do
 	rpid=$!
 	pids+=("$apid" "$opid" "$ppid" "$rpid")
 	servers=("$apid" "$opid" "$ppid" "$rpid")
-	wait_up "$plain/healthz"
-	wait_up "$origin/healthz"
-	wait_up "$stock/healthz"
-	wait_up "http://127.0.0.1:$((pp + 1))/healthz"
+	wait_up "$plain/healthz" "$work/plain.log"
+	wait_up "$origin/healthz" "$work/origin.log"
+	wait_up "$stock/healthz" "$work/stock.log"
+	wait_up "http://127.0.0.1:$((pp + 1))/healthz" "$work/proxy.log"
 
 	# Warm the cacheable path and check what each target answers.
 	curl -fsS -o /dev/null "$proxy/cacheable"
