@@ -78,6 +78,8 @@ type Tier struct {
 	subscribed atomic.Bool                  // to log changes
 	lostSub    atomic.Bool                  // the subscription was lost at least once
 	ps         atomic.Pointer[redis.PubSub] // the current subscription, for Close
+	listening  chan struct{}                // closed once the first subscription is made
+	listenOnce sync.Once
 	queue      chan op
 	queued     atomic.Int64 // value bytes in queue
 	pending    pending
@@ -137,21 +139,32 @@ func New(ctx context.Context, opt Options) (*Tier, error) {
 		log:          opt.Logger.With("redis", ro.Addr, "db", ro.DB),
 		writeTimeout: max(opt.Timeout, minWriteTime),
 		queue:        make(chan op, queueSize),
+		listening:    make(chan struct{}),
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.opt.Up.Set(0)
 	redis.SetLogger(redisLog{t.log})
 
 	pctx, cancel := context.WithTimeout(ctx, max(opt.Timeout, startTimeout))
-	if _, err := t.refresh(pctx); err != nil {
+	defer cancel()
+	_, err = t.refresh(pctx)
+	if err != nil {
 		t.markDown(err) // at once: the proxy starts and serves without it
 	}
-	cancel()
 
 	t.wg.Add(3)
 	go t.work()
 	go t.refreshLoop()
 	go t.listen()
+	if err == nil {
+		// Pub/sub is at most once, so the first subscription drops every local copy
+		// (OnClear): wait for it, within the same bound, so the replica does not begin
+		// serving and filling its local store only to empty it moments later.
+		select {
+		case <-t.listening:
+		case <-pctx.Done():
+		}
+	}
 	return t, nil
 }
 

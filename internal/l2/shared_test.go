@@ -117,7 +117,8 @@ func newReplica(t *testing.T, redisURL, originURL string, tweak ...func(*l2.Opti
 }
 
 // ready waits until the replica's subscription is up: it drops local copies once
-// when it subscribes, so its OnClear count is at least 1.
+// when it subscribes, so its OnClear count is at least 1. New waits for that itself
+// when Redis answers (TestNewReturnsListening); tests that cut the link still need it.
 func (r *replica) ready(t *testing.T) *replica {
 	t.Helper()
 	waitFor(t, "the replica to subscribe to cp:events", func() bool { return r.clears.Load() >= 1 })
@@ -183,6 +184,24 @@ func TestSharedHit(t *testing.T) {
 				t.Errorf("B's l2 hits = %v, want at least 1", n)
 			}
 		})
+	}
+}
+
+// TestNewReturnsListening: a tier that reaches Redis returns from New subscribed, with
+// its first drop of local copies (pub/sub is at most once) behind it, so what the
+// replica stores from its first request on is not emptied moments later.
+func TestNewReturnsListening(t *testing.T) {
+	rs := redistest.Start(t)
+	o := newOrigin(t)
+	r := newReplica(t, rs.URL(), o.URL)
+	if n := r.clears.Load(); n != 1 {
+		t.Fatalf("OnClear calls when New returned = %d, want 1 (the first subscription)", n)
+	}
+	r.get(t, "/n")
+	r.tier.Wait()
+	time.Sleep(100 * time.Millisecond) // room for a late drop, which must not come
+	if got := r.get(t, "/n"); got != "HIT" || r.clears.Load() != 1 {
+		t.Errorf("second GET: X-Cache %q, OnClear calls %d; want HIT and still 1", got, r.clears.Load())
 	}
 }
 

@@ -91,6 +91,7 @@ func (t *Tier) subscribedAgain() {
 	t.refresh(ctx)
 	cancel()
 	t.opt.OnClear()
+	t.listenOnce.Do(func() { close(t.listening) })
 }
 
 // handle acts on one event. One it cannot read (from a newer version, say) is ignored.
