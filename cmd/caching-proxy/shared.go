@@ -84,17 +84,21 @@ func (s *sharedTier) Close() {
 	}
 }
 
-// sharedClearer clears the shared tier, which tells every replica to drop its local
-// store, then this replica's store, whose figures it reports.
+// sharedClearer empties this replica's store, whose figures it reports, then clears
+// the shared tier, which tells every replica to drop its local store. In that order:
+// this replica hears its own clear too, and emptying its store first keeps that from
+// taking the figures away (a request in between may refill the store from the old
+// generation; the event then empties it again).
 type sharedClearer struct {
 	local clearer
 	s     *sharedTier
 }
 
 func (c sharedClearer) Clear() admin.Cleared {
+	cleared := c.local.Clear()
 	if err := c.s.tier.Clear(); err != nil {
 		// admin.Cleared has no room for it; the tier retries once Redis answers.
 		c.s.log.Error("cache clear: other replicas not cleared yet", "err", err)
 	}
-	return c.local.Clear()
+	return cleared
 }
