@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/config"
+	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 )
 
 // runningProxy is runProxy serving on loopback ports in the background.

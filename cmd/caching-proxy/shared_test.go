@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"log/slog"
 	"net"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/config"
+	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"

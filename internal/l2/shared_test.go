@@ -2,7 +2,6 @@ package l2_test
 
 import (
 	"context"
-	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/l2"
+	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
 	"github.com/caching-proxy/caching-proxy/internal/proxy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,7 +118,8 @@ func newReplica(t *testing.T, redisURL, originURL string, tweak ...func(*l2.Opti
 
 // ready waits until the replica's subscription is up: it drops local copies once
 // when it subscribes, so its OnClear count is at least 1. New waits for that itself
-// when Redis answers (TestNewReturnsListening); tests that cut the link still need it.
+// when Redis answers, but for a second at most (TestNewReturnsListening); ready
+// waits longer, for a loaded machine.
 func (r *replica) ready(t *testing.T) *replica {
 	t.Helper()
 	waitFor(t, "the replica to subscribe to cp:events", func() bool { return r.clears.Load() >= 1 })

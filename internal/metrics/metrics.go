@@ -94,17 +94,12 @@ func (m *Metrics) Request(o Outcome) { m.byOutcome[outcomeIndex(o)].Inc() }
 
 // outcomeIndex is o's place in outcomes; anything unknown counts as a bypass.
 func outcomeIndex(o Outcome) int {
-	switch o {
-	case Hit:
-		return 0
-	case Miss:
-		return 1
-	case Revalidated:
-		return 2
-	case Stale:
-		return 3
+	for i, x := range outcomes {
+		if x == o {
+			return i
+		}
 	}
-	return 4
+	return outcomeIndex(Bypass)
 }
 
 // Origin records one origin exchange: its status (0 for a transport error) and the

@@ -105,6 +105,15 @@ func benchHit(b *testing.B, size int) {
 	h := newBenchHandler(b, newMemOrigin(body))
 	req := httptest.NewRequest(http.MethodGet, "/bench/hit", nil)
 	warmHit(b, h, req, size)
+	w := serveLoop(b, h, req, size)
+	if w.h.Get("X-Cache") != "HIT" || w.n != size {
+		b.Fatalf("last request: X-Cache %q, %d bytes; want HIT, %d bytes", w.h.Get("X-Cache"), w.n, size)
+	}
+}
+
+// serveLoop serves req with h for each iteration, a new response each time, and
+// returns the writer of the last one.
+func serveLoop(b *testing.B, h http.Handler, req *http.Request, size int) *benchWriter {
 	w := newBenchWriter()
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
@@ -112,9 +121,7 @@ func benchHit(b *testing.B, size int) {
 		w.reset()
 		h.ServeHTTP(w, req)
 	}
-	if w.h.Get("X-Cache") != "HIT" || w.n != size {
-		b.Fatalf("last request: X-Cache %q, %d bytes; want HIT, %d bytes", w.h.Get("X-Cache"), w.n, size)
-	}
+	return w
 }
 
 func BenchmarkHit1KiB(b *testing.B)   { benchHit(b, 1<<10) }
@@ -148,14 +155,7 @@ func BenchmarkPlainHandler100KiB(b *testing.B) { benchPlain(b, 100<<10) }
 
 func benchPlain(b *testing.B, size int) {
 	h := bench.Handler(bench.Body(size), 0)
-	req := httptest.NewRequest(http.MethodGet, "/bench/hit", nil)
-	w := newBenchWriter()
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	for b.Loop() {
-		w.reset()
-		h.ServeHTTP(w, req)
-	}
+	w := serveLoop(b, h, httptest.NewRequest(http.MethodGet, "/bench/hit", nil), size)
 	if w.n != size {
 		b.Fatalf("wrote %d bytes, want %d", w.n, size)
 	}

@@ -23,8 +23,6 @@ type entry struct {
 	size    int64    // bytes of header and body, for the store's budget
 	// A 206 holds bytes [first, first+len(body)) of a representation of length complete.
 	first, complete int64
-	// autoLength: net/http writes this body's Content-Length itself (see serve).
-	autoLength bool
 	// hit caches the per-use fields of a plain fresh hit for the second they hold.
 	hit atomic.Pointer[hitFields]
 }
@@ -45,7 +43,6 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 	h.Del("Cache-Status") // upstream caches' statuses are per response; ours is prepended on use
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	e := &entry{status: status, header: h, body: body, fresh: fresh, vary: policy.VaryNames(h)}
-	e.autoLength = status == http.StatusOK && len(body) <= autoLengthMax
 	if status == http.StatusPartialContent {
 		e.first, _, e.complete, _ = policy.ContentRange(h)
 		delete(h, "Content-Range") // rendered per request from first and complete

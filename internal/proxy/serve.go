@@ -22,7 +22,7 @@ import (
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, detail string, now time.Time) {
 	h.m.Request(o)
 	hdr := w.Header()
-	autoLength := e.autoLength && r.Method == http.MethodGet
+	autoLength := r.Method == http.MethodGet && e.status == http.StatusOK && len(e.body) <= autoLengthMax
 	for k, v := range e.header {
 		if autoLength && k == "Content-Length" {
 			continue
