@@ -9,15 +9,18 @@ import (
 )
 
 // ParseAge returns the value of the Age field (RFC 9111 §5.1) and whether it is valid.
-// Age is a single delta-seconds: several field lines, a list, a sign, a fraction or a
-// parameter make it invalid. A value too large to represent saturates at 2^31 seconds
-// (§1.2.2).
+// A list-based value (a comma-separated list, or several field lines, which are one
+// list, RFC 9110 §5.3) counts by its first member, the rest discarded. That member must
+// be delta-seconds, 1*DIGIT (§1.2.2): a sign, a fraction, a parameter, letters or an
+// empty member make the field invalid. A value too large to represent saturates at
+// 2^31 seconds (§1.2.2).
 func ParseAge(h http.Header) (time.Duration, bool) {
 	v := h["Age"]
-	if len(v) != 1 {
+	if len(v) == 0 {
 		return 0, false
 	}
-	s := strings.TrimSpace(v[0])
+	s, _, _ := strings.Cut(v[0], ",")
+	s = strings.Trim(s, " \t")
 	if s == "" {
 		return 0, false
 	}
@@ -33,21 +36,13 @@ func ParseAge(h http.Header) (time.Duration, bool) {
 	return seconds(n), true
 }
 
-// untrustedAge is the age given to a response whose Age field is invalid: an upstream cache
-// sent something we cannot trust, so the response is treated as stale.
-const untrustedAge = (math.MaxInt32 + 1) * time.Second
-
 // InitialAge is the corrected initial age of a response when it reached the cache
 // (RFC 9111 §4.2.3): the larger of its apparent age from Date and its Age field
-// plus the time the request took. An invalid Age makes the response stale.
+// plus the time the request took. An invalid Age is ignored (§5.1): the response
+// counts as if it had none.
 func InitialAge(h http.Header, requested, received time.Time) time.Duration {
-	if _, present := h["Age"]; present {
-		if _, ok := ParseAge(h); !ok {
-			return untrustedAge
-		}
-	}
 	apparent := time.Duration(0)
-	if date, ok := parseDate(h, "Date"); ok {
+	if date, ok := parseDate(h, "Date", received); ok {
 		apparent = max(0, received.Sub(date))
 	}
 	ageValue, _ := ParseAge(h)

@@ -25,18 +25,22 @@ func TestParseAge(t *testing.T) {
 		{"seconds", []string{"60"}, time.Minute, true, ""},
 		{"surrounding whitespace", []string{" 60\t"}, time.Minute, true, ""},
 		{"leading zeros", []string{"007"}, 7 * time.Second, true, ""},
-		// §5.1: a list-based value uses its first member.
-		// §5.1 defines Age as one delta-seconds. A list or repeated lines is invalid;
-		// http-cache-tests' required age-parse-* tests expect such a response to be
-		// stale, which InitialAge does with any invalid Age (docs/conformance.md).
-		{"a list is invalid", []string{"5, 10"}, 0, false, ""},
-		{"first member valid, rest junk is invalid", []string{"5,abc"}, 0, false, ""},
-		{"several lines are invalid", []string{"5", "10"}, 0, false, ""},
+		// §5.1: a list-based value uses its first member and discards the rest;
+		// several field lines are one list (RFC 9110 §5.3).
+		{"a list counts by its first member", []string{"5, 10"}, 5 * time.Second, true, ""},
+		{"first member valid, rest junk", []string{"5,abc"}, 5 * time.Second, true, ""},
+		{"first member zero, rest old", []string{"0,7200"}, 0, true, ""},
+		{"first member old, rest zero", []string{"7200,0"}, 2 * time.Hour, true, ""},
+		{"several lines count by the first", []string{"5", "10"}, 5 * time.Second, true, ""},
+		{"several lines, first old", []string{"7200", "0"}, 2 * time.Hour, true, ""},
+		{"whitespace around the first member", []string{"\t5 ,10"}, 5 * time.Second, true, ""},
 		// §5.1: an invalid value (after taking the first member) is invalid.
 		{"empty", []string{""}, 0, false, ""},
 		{"blank", []string{"   "}, 0, false, ""},
 		{"empty first member", []string{",5"}, 0, false, ""},
 		{"invalid first line", []string{"abc", "5"}, 0, false, ""},
+		{"invalid first member", []string{"abc, 5"}, 0, false, ""},
+		{"empty first line", []string{"", "5"}, 0, false, ""},
 		{"letters", []string{"abc"}, 0, false, ""},
 		{"negative", []string{"-1"}, 0, false, ""},
 		{"plus sign", []string{"+5"}, 0, false, ""},
@@ -78,11 +82,17 @@ func TestInitialAge(t *testing.T) {
 		{"Date in the future gives no apparent age", hdr("Date", httpDate(t0.Add(time.Hour)), "Age", "5"), t0, t0, 5 * time.Second, ""},
 		{"apparent age larger than corrected age", hdr("Date", httpDate(t0), "Age", "10"), t0.Add(99 * time.Second), t0.Add(100 * time.Second), 100 * time.Second, ""},
 		{"corrected age larger than apparent age", hdr("Date", httpDate(t0), "Age", "60"), t0.Add(4 * time.Second), t0.Add(5 * time.Second), 61 * time.Second, ""},
-		// §5.1 says an invalid Age SHOULD be ignored; we choose stale instead, as the
-		// suite's required tests expect. An invalid Age comes from a cache we cannot trust: the response is stale.
-		{"invalid Age makes it stale", hdr("Date", httpDate(t0), "Age", "abc"), t0.Add(3 * time.Second), t0.Add(3 * time.Second), untrustedAge, ""},
-		{"negative Age makes it stale", hdr("Age", "-100"), t0, t0.Add(time.Second), untrustedAge, ""},
-		{"list-based Age makes it stale", hdr("Age", "5, 7200"), t0, t0.Add(time.Second), untrustedAge, ""},
+		// §5.1: an invalid Age (after taking the first member) is ignored: the
+		// response counts as if it had no Age, not as stale.
+		{"invalid Age is ignored", hdr("Date", httpDate(t0), "Age", "abc"), t0.Add(3 * time.Second), t0.Add(3 * time.Second), 3 * time.Second, ""},
+		{"negative Age is ignored", hdr("Age", "-100"), t0, t0.Add(time.Second), time.Second, ""},
+		{"fractional Age is ignored", hdr("Age", "7200.0"), t0, t0, 0, ""},
+		{"Age with a parameter is ignored", hdr("Age", "7200;foo=bar"), t0, t0, 0, ""},
+		{"list-based Age uses its first member", hdr("Age", "5, 7200"), t0, t0.Add(time.Second), 6 * time.Second, ""},
+		{"list-based Age, first member old", hdr("Age", "7200, 5"), t0, t0, 2 * time.Hour, ""},
+		{"two Age lines use the first", hdr("Age", "0", "Age", "7200"), t0, t0, 0, ""},
+		// §1.2.2: an Age too large to represent counts as 2^31 s, which is stale.
+		{"Age above 2^31 counts as 2^31", hdr("Age", "99999999999"), t0, t0, maxAge, ""},
 		{"invalid Date is ignored", hdr("Date", "soon", "Age", "7"), t0, t0, 7 * time.Second, ""},
 		{"received before requested counts no delay", hdr("Age", "7"), t0.Add(time.Second), t0, 7 * time.Second, ""},
 		{"huge Age saturates", hdr("Age", "99999999999"), t0, t0.Add(time.Second), maxAge + time.Second, ""},
@@ -178,7 +188,7 @@ func FuzzParseAge(f *testing.F) {
 		// The value used is the first member of the first line (§5.1); it must be
 		// delta-seconds, 1*DIGIT (§1.2.2), or the field is invalid.
 		member, _, _ := strings.Cut(first, ",")
-		member = strings.TrimSpace(member)
+		member = strings.Trim(member, " \t") // OWS is SP and HTAB (RFC 9110 §5.6.3)
 		digits := member != "" && strings.Trim(member, "0123456789") == ""
 		if ok && !digits {
 			t.Fatalf("ParseAge(%q) = %v, true; want invalid, %q is not delta-seconds", lines, got, member)
@@ -190,13 +200,18 @@ func FuzzParseAge(f *testing.F) {
 		if ok && (err != nil || n > math.MaxInt32) && got != maxAge {
 			t.Fatalf("ParseAge(%q) = %v, want 2^31 s", lines, got)
 		}
-		// A plain number on a single line is always valid.
-		if len(lines) == 1 && digits && member == strings.TrimSpace(first) && !ok {
-			t.Fatalf("ParseAge(%q) invalid, want valid", lines)
+		// A first member of digits is always valid, whatever follows it (§5.1).
+		if digits && !ok {
+			t.Fatalf("ParseAge(%q) invalid, want valid: first member %q", lines, member)
 		}
-		// InitialAge is never negative, and never below a valid Age.
-		if ia := InitialAge(h, t0, t0.Add(time.Second)); ia < 0 || (ok && ia < got) {
+		// InitialAge is never negative, never below a valid Age, and an invalid Age
+		// counts as none (§5.1): then only the response delay is left.
+		ia := InitialAge(h, t0, t0.Add(time.Second))
+		if ia < 0 || (ok && ia < got) {
 			t.Fatalf("InitialAge with Age %q = %v, want >= %v", lines, ia, got)
+		}
+		if !ok && ia != time.Second {
+			t.Fatalf("InitialAge with invalid Age %q = %v, want 1s (Age ignored)", lines, ia)
 		}
 	})
 }

@@ -20,8 +20,9 @@ func Lifetime(status int, h http.Header, d *Directives, received time.Time) (lif
 	case d.MaxAge >= 0:
 		return seconds(int64(d.MaxAge)), false
 	case len(h["Expires"]) > 0 && !targeted(h):
-		// An invalid Expires, such as "0", means already expired (§5.3).
-		exp, ok := parseDate(h, "Expires")
+		// An invalid Expires, such as "0", a date off the HTTP-date grammar or more
+		// than one field line, means already expired (§5.3).
+		exp, ok := parseDate(h, "Expires", received)
 		if !ok {
 			return 0, false
 		}
@@ -30,7 +31,7 @@ func Lifetime(status int, h http.Header, d *Directives, received time.Time) (lif
 	if !heuristicallyCacheable(status) && !d.Public {
 		return 0, false
 	}
-	lm, ok := parseDate(h, "Last-Modified")
+	lm, ok := parseDate(h, "Last-Modified", received)
 	if !ok {
 		return 0, false
 	}
@@ -43,7 +44,7 @@ func Lifetime(status int, h http.Header, d *Directives, received time.Time) (lif
 
 // dateOr returns the response's Date, or fallback when it has none that parses.
 func dateOr(h http.Header, fallback time.Time) time.Time {
-	if t, ok := parseDate(h, "Date"); ok {
+	if t, ok := parseDate(h, "Date", fallback); ok {
 		return t
 	}
 	return fallback

@@ -30,13 +30,26 @@ func TestLifetime(t *testing.T) {
 		{"Expires minus Date, not minus received", 200, hdr("Date", httpDate(t0.Add(-time.Minute)), "Expires", httpDate(t0.Add(time.Hour))), time.Hour + time.Minute, false, ""},
 		{"Expires equal to Date", 200, hdr("Date", date, "Expires", date), 0, false, ""},
 		{"Expires before Date is 0", 200, hdr("Date", date, "Expires", httpDate(t0.Add(-time.Hour))), 0, false, ""},
-		{"Expires on the first field line", 200, hdr("Date", date, "Expires", httpDate(t0.Add(time.Hour)), "Expires", httpDate(t0.Add(2*time.Hour))), time.Hour, false, ""},
-		{"Expires in an obsolete date format", 200, hdr("Date", date, "Expires", "Fri Mar  1 13:00:00 2024"), time.Hour, false, ""},
+		{"Expires in the asctime format", 200, hdr("Date", date, "Expires", "Fri Mar  1 13:00:00 2024"), time.Hour, false, ""},
+		{"Expires in the rfc850 format", 200, hdr("Date", date, "Expires", "Friday, 01-Mar-24 13:00:00 GMT"), time.Hour, false, ""},
+		// RFC 9110 §5.6.7 recipients are robust: letter case is no reason to reject.
+		{"Expires with upper-case names", 200, hdr("Date", date, "Expires", "FRI, 01 MAR 2024 13:00:00 gmt"), time.Hour, false, ""},
 		// §5.3: an invalid Expires, such as "0", means already expired.
 		{"invalid Expires 0 is 0", 200, hdr("Date", date, "Expires", "0"), 0, false, ""},
 		{"invalid Expires -1 is 0", 200, hdr("Date", date, "Expires", "-1"), 0, false, ""},
 		{"invalid Expires rules out the heuristic", 200, hdr("Date", date, "Expires", "0", "Last-Modified", httpDate(t0.Add(-10*time.Hour))), 0, false, ""},
 		{"empty Expires is invalid", 200, hdr("Date", date, "Expires", ""), 0, false, ""},
+		// §5.3 with RFC 9110 §5.6.7: a date off the HTTP-date grammar is invalid, so expired.
+		{"Expires with double spaces is 0", 200, hdr("Date", date, "Expires", "Fri, 01  Mar  2024 13:00:00 GMT"), 0, false, ""},
+		{"Expires with a one-digit hour is 0", 200, hdr("Date", date, "Expires", "Fri, 01 Mar 2024 1:00:00 GMT"), 0, false, ""},
+		{"Expires in UTC is 0", 200, hdr("Date", date, "Expires", "Fri, 01 Mar 2024 13:00:00 UTC"), 0, false, ""},
+		{"Expires with dashes in the date is 0", 200, hdr("Date", date, "Expires", "Fri, 01-Mar-2024 13:00:00 GMT"), 0, false, ""},
+		{"Expires without the comma is 0", 200, hdr("Date", date, "Expires", "Fri 01 Mar 2024 13:00:00 GMT"), 0, false, ""},
+		// §5.3: Expires is a singleton; more than one field line is invalid.
+		{"two Expires lines are 0", 200, hdr("Date", date, "Expires", httpDate(t0.Add(time.Hour)), "Expires", httpDate(t0.Add(2*time.Hour))), 0, false, ""},
+		{"two equal Expires lines are 0", 200, hdr("Date", date, "Expires", httpDate(t0.Add(time.Hour)), "Expires", httpDate(t0.Add(time.Hour))), 0, false, ""},
+		// RFC 9110 §6.6.1: a Date off the grammar is as good as none.
+		{"Date off the grammar uses received", 200, hdr("Date", "Fri, 01 Mar 2024 12:00:00 UTC", "Expires", httpDate(received.Add(time.Hour))), time.Hour, false, ""},
 		{"missing Date uses received", 200, hdr("Expires", httpDate(received.Add(time.Hour))), time.Hour, false, ""},
 		{"invalid Date uses received", 200, hdr("Date", "yesterday", "Expires", httpDate(received.Add(time.Hour))), time.Hour, false, ""},
 		{"explicit lifetime applies to any status", 500, hdr("Cache-Control", "max-age=30"), 30 * time.Second, false, ""},

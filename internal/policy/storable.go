@@ -2,7 +2,6 @@ package policy
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/pquerna/cachecontrol/cacheobject"
 )
@@ -98,16 +97,6 @@ func reasonDetail(r cacheobject.Reason) string {
 	default:
 		return "method"
 	}
-}
-
-// parseDate reads an HTTP-date field; ok is false when it is absent or invalid.
-func parseDate(h http.Header, name string) (time.Time, bool) {
-	v := h[name]
-	if len(v) == 0 {
-		return time.Time{}, false
-	}
-	t, err := http.ParseTime(v[0])
-	return t, err == nil
 }
 
 // partialStorable reports whether a 206 can be kept: one byte range of a representation

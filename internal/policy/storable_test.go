@@ -266,32 +266,6 @@ func TestHasExplicitFreshness(t *testing.T) {
 	}
 }
 
-func TestParseDate(t *testing.T) {
-	tests := []struct {
-		name   string
-		value  []string
-		want   time.Time
-		wantOK bool
-	}{
-		{"absent", nil, time.Time{}, false},
-		{"IMF-fixdate", []string{"Fri, 01 Mar 2024 12:00:00 GMT"}, t0, true},
-		{"obsolete RFC 850 date", []string{"Friday, 01-Mar-24 12:00:00 GMT"}, t0, true},
-		{"obsolete asctime date", []string{"Fri Mar  1 12:00:00 2024"}, t0, true},
-		{"zero is invalid", []string{"0"}, time.Time{}, false},
-		{"first line counts", []string{httpDate(t0), "junk"}, t0, true},
-		{"empty", []string{""}, time.Time{}, false},
-		{"unix seconds are not a date", []string{strconv.FormatInt(t0.Unix(), 10)}, time.Time{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseDate(http.Header{"Date": tt.value}, "Date")
-			if ok != tt.wantOK || !got.Equal(tt.want) {
-				t.Errorf("parseDate(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.wantOK)
-			}
-		})
-	}
-}
-
 // validContentRange is a reference check for one byte range of known length (RFC 9110
 // §14.4): bytes SP 1*DIGIT "-" 1*DIGIT "/" 1*DIGIT, with first <= last < complete.
 func validContentRange(v string) bool {

@@ -3,6 +3,7 @@ package policy
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Conditional adds validators from a stored response's header to the header of a
@@ -29,8 +30,9 @@ func HasValidators(stored http.Header) bool {
 // NotModified reports whether a client's conditional request is satisfied by a stored
 // response, so the cache may answer 304 itself (RFC 9110 §13.1.2, §13.1.3, §13.2.2):
 // If-None-Match decides when present (weak comparison); otherwise If-Modified-Since
-// against Last-Modified.
-func NotModified(req, stored http.Header) bool {
+// against the stored response's last modification. received is when the stored
+// response reached the cache.
+func NotModified(req, stored http.Header, received time.Time) bool {
 	if inm := req.Values("If-None-Match"); len(inm) > 0 {
 		etag := stored.Get("Etag")
 		for _, line := range inm {
@@ -42,19 +44,24 @@ func NotModified(req, stored http.Header) bool {
 		}
 		return false
 	}
-	ims, ok := parseDate(req, "If-Modified-Since")
+	ims, ok := parseDate(req, "If-Modified-Since", received)
 	if !ok {
 		return false
 	}
-	// Without Last-Modified, the stored response's Date is the latest it can have
-	// changed (RFC 9111 §4.3.2).
-	lm, ok := parseDate(stored, "Last-Modified")
-	if !ok {
-		if lm, ok = parseDate(stored, "Date"); !ok {
-			return false
-		}
+	return !LastModified(stored, received).After(ims)
+}
+
+// LastModified is the latest time a stored response can have changed, for comparing
+// with If-Modified-Since (RFC 9111 §4.3.2): its Last-Modified, or without one its
+// Date, or without either the time it was received.
+func LastModified(stored http.Header, received time.Time) time.Time {
+	if lm, ok := parseDate(stored, "Last-Modified", received); ok {
+		return lm
 	}
-	return !lm.After(ims)
+	if date, ok := parseDate(stored, "Date", received); ok {
+		return date
+	}
+	return received.Truncate(time.Second) // HTTP-dates have whole seconds
 }
 
 // weakMatch compares two entity-tags ignoring the W/ prefix (RFC 9110 §8.8.3.2).

@@ -58,6 +58,7 @@ func TestHasValidators(t *testing.T) {
 
 func TestNotModified(t *testing.T) {
 	lm := httpDate(t0)
+	received := t0.Add(time.Hour) // when the stored response arrived
 	tests := []struct {
 		name   string
 		req    http.Header
@@ -98,11 +99,20 @@ func TestNotModified(t *testing.T) {
 		{"stored Date after If-Modified-Since", hdr("If-Modified-Since", httpDate(t0.Add(-time.Hour))), hdr("Date", lm), false, ""},
 		{"Last-Modified preferred over Date", hdr("If-Modified-Since", httpDate(t0.Add(-time.Hour))),
 			hdr("Last-Modified", httpDate(t0.Add(-2*time.Hour)), "Date", lm), true, ""},
-		{"neither Last-Modified nor Date", hdr("If-Modified-Since", lm), hdr("Etag", `"a"`), false, ""},
+		// §4.3.2: with neither, the time the stored response was received.
+		{"neither Last-Modified nor Date: received after the date", hdr("If-Modified-Since", lm), hdr("Etag", `"a"`), false, ""},
+		{"neither Last-Modified nor Date: received before the date", hdr("If-Modified-Since", httpDate(received.Add(time.Second))), hdr("Etag", `"a"`), true, ""},
+		{"neither Last-Modified nor Date: received at the date", hdr("If-Modified-Since", httpDate(received)), hdr(), true, ""},
+		{"invalid Date falls back to the received time", hdr("If-Modified-Since", httpDate(received)), hdr("Date", "yesterday"), true, ""},
+		{"invalid Last-Modified falls back to Date", hdr("If-Modified-Since", lm), hdr("Last-Modified", "junk", "Date", lm), true, ""},
+		// RFC 9110 §5.6.7: If-Modified-Since is an HTTP-date by the same grammar.
+		{"If-Modified-Since off the grammar is ignored", hdr("If-Modified-Since", "Fri, 01 Mar 2024 12:00:00 UTC"), hdr("Last-Modified", lm), false, ""},
+		{"If-Modified-Since in asctime form", hdr("If-Modified-Since", "Fri Mar  1 12:00:00 2024"), hdr("Last-Modified", lm), true, ""},
+		{"two If-Modified-Since lines are invalid", hdr("If-Modified-Since", lm, "If-Modified-Since", lm), hdr("Last-Modified", lm), false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := NotModified(tt.req, tt.stored)
+			got := NotModified(tt.req, tt.stored, received)
 			verdict(t, tt.bug, got == tt.want, "NotModified(%q, %q) = %v, want %v", tt.req, tt.stored, got, tt.want)
 		})
 	}
