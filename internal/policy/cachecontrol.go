@@ -18,6 +18,8 @@ type RequestDirectives = cacheobject.RequestCacheDirectives
 
 // TargetedFields are the response fields, in order of precedence, whose directives a
 // reverse proxy obeys instead of Cache-Control when one is present (RFC 9213 §2.1).
+// Every entry but Surrogate-Control is a targeted field in the RFC 9213 sense, parsed
+// as a Structured Field Dictionary.
 var TargetedFields = []string{"CDN-Cache-Control", "Surrogate-Control"}
 
 // SurrogateToken is the device token the proxy announces in Surrogate-Capability; a
@@ -29,19 +31,26 @@ const SurrogateToken = "caching-proxy"
 const SurrogateCapability = SurrogateToken + `="Surrogate/1.0"`
 
 // ParseResponse returns the directives that govern a shared reverse-proxy cache for a
-// response with header h, and the field they came from.
+// response with header h, and the field they came from. CDN-Cache-Control is a
+// Dictionary Structured Field (RFC 9213 §2.1, ParseTargeted); Surrogate-Control keeps
+// its own Cache-Control-like syntax (Edge Architecture Specification 1.0).
 func ParseResponse(h http.Header) (*Directives, string) {
 	for _, name := range TargetedFields {
 		// net/http keys headers as "Cdn-Cache-Control"; the RFC spells it CDN-.
-		if lines, ok := h[http.CanonicalHeaderKey(name)]; ok && len(lines) > 0 {
-			if name == "Surrogate-Control" {
-				lines = forThisDevice(lines)
-			}
-			// RFC 9213 §2.1: a valid targeted field replaces Cache-Control entirely.
-			// An invalid (empty) one is ignored and the next candidate is tried.
-			if d, n := parseResponseLines(lines); n > 0 {
+		lines, ok := h[http.CanonicalHeaderKey(name)]
+		if !ok || len(lines) == 0 {
+			continue
+		}
+		// RFC 9213 §2.2: a valid targeted field replaces Cache-Control entirely. An
+		// empty or invalid one is ignored and the next candidate is tried.
+		if name == "Surrogate-Control" {
+			if d, n := parseResponseLines(forThisDevice(lines)); n > 0 {
 				return d, name
 			}
+			continue
+		}
+		if d, ok := ParseTargeted(lines); ok {
+			return d, name
 		}
 	}
 	d, _ := parseResponseLines(h["Cache-Control"])

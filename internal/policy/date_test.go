@@ -11,7 +11,9 @@ import (
 
 func TestParseHTTPDate(t *testing.T) {
 	now := t0 // 2024: two-digit rfc850 years resolve around it
-	date := func(y int, m time.Month, d, hh, mm, ss int) time.Time { return time.Date(y, m, d, hh, mm, ss, 0, time.UTC) }
+	date := func(y int, m time.Month, d, hh, mm, ss int) time.Time {
+		return time.Date(y, m, d, hh, mm, ss, 0, time.UTC)
+	}
 	nov6 := date(1994, time.November, 6, 8, 49, 37)
 	tests := []struct {
 		name   string

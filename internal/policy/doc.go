@@ -6,5 +6,7 @@
 // That library implements RFC 7234 and has gaps this package closes: it reads only
 // the first Cache-Control field line, fails the whole header on one bad directive,
 // lets a later duplicate win, ignores Age, and knows nothing of the targeted fields
-// CDN-Cache-Control (RFC 9213) and Surrogate-Control. See docs/policy.md.
+// CDN-Cache-Control (RFC 9213) and Surrogate-Control. CDN-Cache-Control is a
+// Structured Field Dictionary, parsed by github.com/dunglas/httpsfv (ParseTargeted).
+// HTTP-dates are read by ParseHTTPDate, by the RFC 9110 grammar. See docs/policy.md.
 package policy

@@ -49,12 +49,24 @@ func connectionFields(h http.Header) map[string]bool {
 	return names
 }
 
-// describesBody are the fields a 304 cannot change, because they describe the stored
-// body or identify which response it is (RFC 9111 §3.2: fields "that the cache's stored
-// response depends on"; RFC 9110 §15.4.5).
+// describesBody are the fields a 304 (or a HEAD response, RFC 9111 §4.3.5) does not
+// replace in a stored response, besides those §3.1 never stores (hop-by-hop fields,
+// Transfer-Encoding among them). RFC 9111 §3.2 names Content-Length, and excepts the
+// fields "that the cache's stored response depends upon": we keep the body as it was
+// received, so every field that describes those bytes stays with them:
+//
+//   - Content-Length (§3.2, named): the stored body's length;
+//   - Content-Encoding: the coding the stored bytes are in (§3.2's own example);
+//   - Content-Range: which bytes of the representation a stored 206 holds (§3.4);
+//   - Content-MD5 (RFC 1864), Content-Digest, Repr-Digest (RFC 9530 §2, §3) and
+//     Digest (RFC 3230): digests computed over the stored bytes;
+//   - ETag: a 304 updates only the stored response its validator selects (§4.3.4),
+//     and ours was selected by its own ETag; a different one would name another
+//     representation, whose body we do not have.
 var describesBody = map[string]bool{
 	"Content-Length": true, "Content-Encoding": true, "Content-Range": true,
-	"Content-Md5": true, "Etag": true, "Transfer-Encoding": true,
+	"Content-Md5": true, "Content-Digest": true, "Repr-Digest": true, "Digest": true,
+	"Etag": true,
 }
 
 // Refresh returns the stored header updated from a 304 (or HEAD) response (RFC 9111

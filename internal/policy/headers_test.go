@@ -132,3 +132,57 @@ func TestConnectionFields(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshFields names, field by field, which fields of a 304 replace the stored
+// ones (RFC 9111 §3.2: all of them, with the exceptions listed).
+func TestRefreshFields(t *testing.T) {
+	tests := []struct {
+		field    string
+		replaced bool
+		section  string
+	}{
+		{"Content-Length", false, "§3.2 names it"},
+		{"Content-Encoding", false, "§3.2: the stored body depends on it"},
+		{"Content-Range", false, "§3.2, §3.4: the stored body depends on it"},
+		{"Content-Md5", false, "§3.2: a digest of the stored body"},
+		{"Content-Digest", false, "§3.2, RFC 9530 §2: a digest of the stored body"},
+		{"Repr-Digest", false, "§3.2, RFC 9530 §3: a digest of the stored representation"},
+		{"Digest", false, "§3.2, RFC 3230: a digest of the stored representation"},
+		{"Etag", false, "§4.3.4: the 304 was applied to the response its validator selected"},
+		{"Transfer-Encoding", false, "§3.1: hop-by-hop, never stored"},
+		{"Connection", false, "§3.1: hop-by-hop, never stored"},
+		{"Keep-Alive", false, "§3.1: hop-by-hop, never stored"},
+		{"Proxy-Authenticate", false, "§3.1: hop-by-hop, never stored"},
+		{"Age", false, "§4.2.3: recomputed on every use"},
+		{"Cache-Control", true, "§3.2"},
+		{"Expires", true, "§3.2"},
+		{"Date", true, "§3.2"},
+		{"Last-Modified", true, "§3.2"},
+		{"Content-Type", true, "§3.2: not among the exceptions"},
+		{"Content-Location", true, "§3.2: not among the exceptions"},
+		{"Content-Language", true, "§3.2: not among the exceptions"},
+		{"Content-Disposition", true, "§3.2: not among the exceptions"},
+		{"Content-Security-Policy", true, "§3.2: not among the exceptions"},
+		{"Set-Cookie", true, "§3.2: not among the exceptions"},
+		{"Vary", true, "§3.2: not among the exceptions"},
+		{"X-Content-Foo", true, "§3.2: not among the exceptions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			stored := hdr(tt.field, "old")
+			got := Refresh(stored, hdr(tt.field, "new")).Get(tt.field)
+			want := "old"
+			if tt.replaced {
+				want = "new"
+			}
+			if tt.field == "Age" || tt.field == "Connection" || tt.field == "Keep-Alive" ||
+				tt.field == "Transfer-Encoding" || tt.field == "Proxy-Authenticate" {
+				// never stored in the first place, so no "old" to keep
+				got, want = Refresh(http.Header{}, hdr(tt.field, "new")).Get(tt.field), ""
+			}
+			if got != want {
+				t.Errorf("Refresh: %s = %q, want %q (%s)", tt.field, got, want, tt.section)
+			}
+		})
+	}
+}

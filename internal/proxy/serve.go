@@ -101,7 +101,7 @@ func setRange(hdr http.Header, start, end, complete int64) {
 // conditionals match (RFC 9110 §13.2.2), a single byte range as 206 (RFC 9110 §14),
 // or the whole body. hdr is the response header being built.
 func answerFrom(hdr http.Header, r *http.Request, e *entry) (int, []byte) {
-	if hasConditional(r.Header) && policy.NotModified(r.Header, e.header) {
+	if hasConditional(r.Header) && policy.NotModified(r.Header, e.header, e.fresh.Received) {
 		for _, f := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Transfer-Encoding"} {
 			delete(hdr, f)
 		}
