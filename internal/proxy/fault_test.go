@@ -266,8 +266,10 @@ var faultCases = []faultCase{
 		origin: scriptRespond(200, "Cache-Control: =, max-age=60, max-age=abc, ;;;, max-age=\"\r\n", "g"), sees: faultSees{status: 200, body: "g"}},
 	{name: "Expires: 0", noStale: true, holds: holdsStale, // an invalid date means already expired (RFC 9111 §5.3)
 		origin: scriptRespond(200, "Expires: 0\r\n", "e"), sees: faultSees{status: 200, body: "e"}},
-	{name: "negative Age", noStale: true, holds: holdsNothing, // an invalid Age: stale by 2^31s, past any window
+	{name: "negative Age", noStale: true, holds: holdsFresh, // an invalid Age is ignored (RFC 9111 §5.1): fresh for max-age
 		origin: scriptRespond(200, "Cache-Control: max-age=60\r\nAge: -5\r\n", "a"), sees: faultSees{status: 200, body: "a"}},
+	{name: "Age past 2^31", noStale: true, holds: holdsNothing, // counts as 2^31 s (RFC 9111 §1.2.2): past any window
+		origin: scriptRespond(200, "Cache-Control: max-age=60\r\nAge: 99999999999\r\n", "a"), sees: faultSees{status: 200, body: "a"}},
 	{name: "stale on arrival, must-revalidate, no validator", noStale: true, holds: holdsNothing, // cannot be reused at all
 		origin: scriptRespond(200, "Cache-Control: max-age=60, must-revalidate\r\nAge: 60\r\n", "m"), sees: faultSees{status: 200, body: "m"}},
 }
@@ -393,7 +395,7 @@ func TestConflictingContentLengthIsReportedMalformed(t *testing.T) {
 // TestCacheStatusSaysStoredOnlyWhenStored: RFC 9211 §2.5, "stored" says the cache stored the response.
 func TestCacheStatusSaysStoredOnlyWhenStored(t *testing.T) {
 	for _, h := range []string{
-		"Cache-Control: max-age=60\r\nAge: -5\r\n",
+		"Cache-Control: max-age=60\r\nAge: 99999999999\r\n",
 		"Cache-Control: max-age=60, must-revalidate\r\nAge: 60\r\n",
 	} {
 		o := newScriptedOrigin(t, scriptRespond(200, h, "x"))

@@ -189,6 +189,12 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 			return nil, err
 		}
 	}
+	if e := h.headUpdate(x, resp, requested); e != nil {
+		resp.Body.Close()
+		cancel()
+		x.result = metrics.Revalidated
+		return h.fromEntry(req, x, e, "HIT", fwd+"; fwd-status=200; detail=head-update"), nil
+	}
 	// A 304 to our own conditional request refreshes the one response we hold; fields
 	// that describe its body, the ETag among them, are kept (RFC 9111 §3.2, §4.3.4).
 	if resp.StatusCode == http.StatusNotModified && conditional {
