@@ -220,13 +220,15 @@ func FuzzParseResponse(f *testing.F) {
 		{"no-store", "max-age=600", "max-age=300"},
 		{"private", "", "max-age=10"},
 		{"public", ",,", "max-age="},
+		{"no-store", `max-age="10"`, ""},
+		{"no-store", "max-age=10, private=?0", ""},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
 	f.Fuzz(func(t *testing.T, cc, cdn, surrogate string) {
 		h := http.Header{"Cache-Control": {cc}}
 		if cdn != "" {
-			h["CDN-Cache-Control"] = []string{cdn}
+			h["Cdn-Cache-Control"] = []string{cdn} // as net/http keys it
 		}
 		if surrogate != "" {
 			h["Surrogate-Control"] = []string{surrogate}
