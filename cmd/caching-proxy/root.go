@@ -23,6 +23,7 @@ const envPrefix = "CACHING_PROXY_"
 func newRootCmd(run runFunc, clear clearFunc) *cobra.Command {
 	cfg := config.Default()
 	var clearFlag bool
+	var clearTLS adminTarget
 	root := &cobra.Command{
 		Use:   "caching-proxy",
 		Short: "An HTTP caching reverse proxy for one origin",
@@ -45,7 +46,8 @@ served on a separate admin listener (loopback by default).`,
 				return err
 			}
 			if clearFlag {
-				return runClear(cmd, clear, clearTarget{Port: cfg.Port, AdminAddr: cfg.AdminAddr, Token: cfg.AdminToken})
+				return runClear(cmd, clear, clearTarget{Port: cfg.Port, AdminAddr: cfg.AdminAddr, Token: cfg.AdminToken,
+					CA: clearTLS.CA, Insecure: clearTLS.Insecure})
 			}
 			if cfg.Origin == "" {
 				return cmd.Help()
@@ -56,6 +58,7 @@ served on a separate admin listener (loopback by default).`,
 	root.SetFlagErrorFunc(flagError)
 	startFlags(root.Flags(), &cfg)
 	root.Flags().BoolVar(&clearFlag, "clear-cache", false, "clear the running proxy's cache (same as the clear-cache command)")
+	adminTLSFlags(root.Flags(), &clearTLS)
 	root.AddCommand(newStartCmd(run), newClearCmd(clear))
 	return root
 }
@@ -104,6 +107,12 @@ func startFlags(f *pflag.FlagSet, cfg *config.Config) {
 	f.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis://host:port/db of a cache tier shared by several proxies (off when empty)")
 	f.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve /debug/pprof on the admin listener")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate (chain) file: serve HTTPS with HTTP/2 and HTTP/1.1 on the public port; reloaded on SIGHUP and when the file changes")
+	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key file of --tls-cert")
+	f.StringVar(&cfg.TLSMinVersion, "tls-min-version", cfg.TLSMinVersion, "lowest TLS version accepted: 1.2 or 1.3 (public and admin listeners)")
+	f.BoolVar(&cfg.H2C, "h2c", cfg.H2C, "also serve cleartext HTTP/2 (prior knowledge) on the public port, for load balancers that speak it")
+	f.StringVar(&cfg.AdminTLSCert, "admin-tls-cert", cfg.AdminTLSCert, "PEM certificate file: serve the admin listener over HTTPS (reloaded like --tls-cert)")
+	f.StringVar(&cfg.AdminTLSKey, "admin-tls-key", cfg.AdminTLSKey, "PEM private key file of --admin-tls-cert")
 }
 
 // startValidated runs the proxy if cfg is valid; flags and environment are applied.

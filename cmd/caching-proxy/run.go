@@ -57,6 +57,14 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	})
 	shared.attach(h)
 
+	pubCert, err := loadCert("tls-cert", cfg.TLSCert, cfg.TLSKey, log)
+	if err != nil {
+		return err
+	}
+	adminCert, err := loadCert("admin-tls-cert", cfg.AdminTLSCert, cfg.AdminTLSKey, log)
+	if err != nil {
+		return err
+	}
 	public, err := net.Listen("tcp", cfg.Listen())
 	if err != nil {
 		return fmt.Errorf("--port: %w", err)
@@ -66,18 +74,27 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		public.Close()
 		return fmt.Errorf("--admin-addr: %w", err)
 	}
-	servers := []*http.Server{
-		{Handler: h, MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)},
-		{Handler: admin.Handler(shared.clearer(h), reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof}),
-			ReadHeaderTimeout: readHeaderTimeout},
+	listeners := []listener{
+		{ln: public, cert: pubCert, srv: &http.Server{Handler: withoutH2CUpgrade(h),
+			MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}},
+		{ln: adminLn, cert: adminCert, srv: &http.Server{
+			Handler:           admin.Handler(shared.clearer(h), reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof}),
+			ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}},
 	}
-	errc := make(chan error, 2)
-	for i, ln := range []net.Listener{public, adminLn} {
-		go func() { errc <- servers[i].Serve(ln) }()
+	protocols(listeners[0].srv, pubCert, tlsMinVersion(cfg), cfg.H2C)
+	protocols(listeners[1].srv, adminCert, tlsMinVersion(cfg), false)
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	reloadCerts(rctx, log, pubCert, adminCert)
+
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { errc <- l.serve() }()
 	}
-	log.Info("caching-proxy started", "version", version, "listen", public.Addr().String(),
-		"origin", cfg.Origin, "admin", adminLn.Addr().String(), "cache_size", cfg.CacheSize.String())
+	log.Info("caching-proxy started", "version", version,
+		"listen", listeners[0].scheme()+"://"+public.Addr().String(), "protocols", listeners[0].srv.Protocols.String(),
+		"origin", cfg.Origin, "admin", listeners[1].scheme()+"://"+adminLn.Addr().String(), "cache_size", cfg.CacheSize.String())
 
 	select {
 	case err = <-errc:
@@ -86,8 +103,8 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	for _, s := range servers {
-		if e := s.Shutdown(sctx); e != nil {
+	for _, l := range listeners {
+		if e := l.srv.Shutdown(sctx); e != nil {
 			err = errors.Join(err, e)
 		}
 	}

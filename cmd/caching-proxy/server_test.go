@@ -45,7 +45,11 @@ func startProxy(t *testing.T, origin string, tweak ...func(*config.Config)) *run
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &runningProxy{url: "http://" + cfg.Listen(), admin: cfg.Admin(), cancel: cancel, done: make(chan error, 1)}
+	scheme := "http://"
+	if cfg.TLS() {
+		scheme = "https://"
+	}
+	p := &runningProxy{url: scheme + cfg.Listen(), admin: cfg.Admin(), cancel: cancel, done: make(chan error, 1)}
 	go func() { p.done <- runProxy(ctx, cfg) }()
 	t.Cleanup(func() {
 		cancel()

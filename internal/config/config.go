@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,12 @@ type Config struct {
 	Pprof                 bool          // serve /debug/pprof on the admin listener
 	LogLevel              string        // debug, info, warn, error
 	ShutdownTimeout       time.Duration // how long in-flight requests may drain
+	TLSCert               string        // PEM certificate (chain) of the public listener; "" serves cleartext
+	TLSKey                string        // PEM private key for TLSCert
+	TLSMinVersion         string        // "1.2" or "1.3": the lowest TLS version offered
+	H2C                   bool          // cleartext HTTP/2 (prior knowledge and Upgrade) beside HTTP/1.1
+	AdminTLSCert          string        // PEM certificate of the admin listener; "" serves cleartext
+	AdminTLSKey           string        // PEM private key for AdminTLSCert
 }
 
 // Default returns the settings used when nothing else is given.
@@ -44,6 +51,7 @@ func Default() Config {
 		BodyTimeout:           30 * time.Second,
 		LogLevel:              "info",
 		ShutdownTimeout:       15 * time.Second,
+		TLSMinVersion:         "1.2",
 	}
 }
 
@@ -135,12 +143,45 @@ func (c Config) Validate() error {
 			bad("redis-url", "%q must be redis://host:port/db or rediss://", c.RedisURL)
 		}
 	}
+	pair := func(certFlag, cert, keyFlag, key string) {
+		if cert != "" && key == "" {
+			bad(keyFlag, "is required with --%s", certFlag)
+		} else if key != "" && cert == "" {
+			bad(certFlag, "is required with --%s", keyFlag)
+		}
+	}
+	pair("tls-cert", c.TLSCert, "tls-key", c.TLSKey)
+	pair("admin-tls-cert", c.AdminTLSCert, "admin-tls-key", c.AdminTLSKey)
+	if _, err := TLSVersion(c.TLSMinVersion); err != nil {
+		bad("tls-min-version", "%v", err)
+	}
+	if c.H2C && c.TLSCert != "" {
+		bad("h2c", "is cleartext HTTP/2; with --tls-cert, HTTP/2 is negotiated by ALPN already")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log-level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
 	return errors.Join(errs...)
+}
+
+// TLS reports whether the public listener serves HTTPS.
+func (c Config) TLS() bool { return c.TLSCert != "" }
+
+// AdminTLS reports whether the admin listener serves HTTPS.
+func (c Config) AdminTLS() bool { return c.AdminTLSCert != "" }
+
+// TLSVersion maps "1.2" or "1.3" to its crypto/tls constant. Older versions are not
+// offered: TLS 1.0 and 1.1 are deprecated (RFC 8996).
+func TLSVersion(s string) (uint16, error) {
+	switch s {
+	case "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("%q is not 1.2 or 1.3 (TLS 1.0 and 1.1 are deprecated, RFC 8996)", s)
 }
 
 // IsLoopback reports whether host names only this machine.

@@ -50,6 +50,15 @@ func TestValidate(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.ConnectTimeout = 0 }, "--connect-timeout"},
 		{"bad redis", func(c *Config) { c.RedisURL = "http://x" }, "--redis-url"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
+		{"tls pair", func(c *Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" }, ""},
+		{"tls cert without key", func(c *Config) { c.TLSCert = "c.pem" }, "--tls-key"},
+		{"tls key without cert", func(c *Config) { c.TLSKey = "k.pem" }, "--tls-cert"},
+		{"tls 1.3 minimum", func(c *Config) { c.TLSMinVersion = "1.3" }, ""},
+		{"tls 1.1 is deprecated", func(c *Config) { c.TLSMinVersion = "1.1" }, "--tls-min-version"},
+		{"h2c alone", func(c *Config) { c.H2C = true }, ""},
+		{"h2c with tls", func(c *Config) { c.H2C = true; c.TLSCert, c.TLSKey = "c.pem", "k.pem" }, "--h2c"},
+		{"admin tls cert without key", func(c *Config) { c.AdminTLSCert = "c.pem" }, "--admin-tls-key"},
+		{"admin tls key without cert", func(c *Config) { c.AdminTLSKey = "k.pem" }, "--admin-tls-cert"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,7 +104,16 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header.Del(name)
 	}
 	pr.Out.Header.Add("Surrogate-Capability", policy.SurrogateCapability)
-	pr.Out.Header.Add("Via", pr.In.Proto[strings.IndexByte(pr.In.Proto, '/')+1:]+" "+Name)
+	pr.Out.Header.Add("Via", viaVersion(pr.In)+" "+Name)
+}
+
+// viaVersion is the received-protocol version of Via (RFC 9110 §7.6.3): "1.1" or "1.0",
+// and "2" for HTTP/2, whose version has no minor part (Go says "HTTP/2.0").
+func viaVersion(r *http.Request) string {
+	if r.ProtoMajor >= 2 {
+		return strconv.Itoa(r.ProtoMajor)
+	}
+	return r.Proto[strings.IndexByte(r.Proto, '/')+1:]
 }
 
 // ServeHTTP answers one client request.

@@ -1,0 +1,488 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/config"
+	"github.com/caching-proxy/caching-proxy/internal/tlsreload/tlstest"
+)
+
+// A wire mode is how clients reach the public listener. The end-to-end cases below run
+// in every mode, so HTTPS, HTTP/2 and cleartext HTTP/1.1 cannot drift apart.
+type wireMode struct {
+	name   string
+	tls    bool // --tls-cert/--tls-key
+	h2c    bool // --h2c
+	client func(*http.Transport)
+	proto  string // what resp.Proto must say
+	xfp    string // X-Forwarded-Proto the origin must see
+}
+
+var wireModes = []wireMode{
+	{"http1.1", false, false, func(tr *http.Transport) {}, "HTTP/1.1", "http"},
+	{"https+h2", true, false, func(tr *http.Transport) {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP2(true) // fails unless ALPN picks h2
+	}, "HTTP/2.0", "https"},
+	{"https+http1.1", true, false, func(tr *http.Transport) {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP1(true) // a client that does not offer h2
+	}, "HTTP/1.1", "https"},
+	{"h2c", false, true, func(tr *http.Transport) {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true) // prior knowledge
+	}, "HTTP/2.0", "http"},
+}
+
+// wireProxy is a running proxy in mode m and a client speaking m to it.
+type wireProxy struct {
+	*runningProxy
+	c    *http.Client
+	tr   *http.Transport
+	pair tlstest.Pair
+}
+
+func startWireProxy(t *testing.T, m wireMode, origin string, tweak ...func(*config.Config)) *wireProxy {
+	t.Helper()
+	w := &wireProxy{pair: tlstest.New(t, "proxy")}
+	if m.tls {
+		certFile, keyFile := w.pair.Write(t, t.TempDir())
+		tweak = append(tweak, func(c *config.Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	}
+	if m.h2c {
+		tweak = append(tweak, func(c *config.Config) { c.H2C = true })
+	}
+	w.runningProxy = startProxy(t, origin, tweak...)
+	w.tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: w.pair.Pool()}}
+	m.client(w.tr)
+	t.Cleanup(w.tr.CloseIdleConnections)
+	w.c = &http.Client{Transport: w.tr, Timeout: 10 * time.Second}
+	return w
+}
+
+func (w *wireProxy) get(t *testing.T, m wireMode, path string) (*http.Response, string) {
+	t.Helper()
+	resp, body := send(t, w.c, http.MethodGet, w.url+path)
+	if resp.Proto != m.proto {
+		t.Errorf("GET %s spoke %s, want %s", path, resp.Proto, m.proto)
+	}
+	return resp, body
+}
+
+// recordingOrigin answers max-age=60 after an optional gate and records what it saw.
+type recordingOrigin struct {
+	*httptest.Server
+	calls atomic.Int64
+	mu    sync.Mutex
+	last  http.Header
+}
+
+func newRecordingOrigin(t *testing.T, h http.HandlerFunc) *recordingOrigin {
+	o := &recordingOrigin{}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.calls.Add(1)
+		o.mu.Lock()
+		o.last = r.Header.Clone()
+		o.mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=60")
+		h(w, r)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *recordingOrigin) lastHeader() http.Header {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.last
+}
+
+func TestWireModes(t *testing.T) {
+	for _, m := range wireModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("caching", func(t *testing.T) { t.Parallel(); wireCaching(t, m) })
+			t.Run("coalescing", func(t *testing.T) { t.Parallel(); wireCoalescing(t, m) })
+			t.Run("streaming", func(t *testing.T) { t.Parallel(); wireStreaming(t, m) })
+			t.Run("client abort keeps the fill", func(t *testing.T) { t.Parallel(); wireAbort(t, m) })
+			t.Run("limits", func(t *testing.T) { t.Parallel(); wireLimits(t, m) })
+		})
+	}
+}
+
+func wireCaching(t *testing.T, m wireMode) {
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "product 1") })
+	p := startWireProxy(t, m, o.URL)
+	resp, body := p.get(t, m, "/products/1")
+	if got, cs := resp.Header.Get("X-Cache"), resp.Header.Get("Cache-Status"); got != "MISS" || !strings.HasPrefix(cs, "caching-proxy; fwd=miss; stored") {
+		t.Errorf("first GET: X-Cache %q, Cache-Status %q; want MISS and fwd=miss; stored", got, cs)
+	}
+	resp, body2 := p.get(t, m, "/products/1")
+	if got, cs := resp.Header.Get("X-Cache"), resp.Header.Get("Cache-Status"); got != "HIT" || !strings.HasPrefix(cs, "caching-proxy; hit") {
+		t.Errorf("second GET: X-Cache %q, Cache-Status %q; want HIT and hit", got, cs)
+	}
+	if body != "product 1" || body2 != body || o.calls.Load() != 1 {
+		t.Errorf("bodies %q, %q, origin calls %d; want %q twice and 1 call", body, body2, o.calls.Load(), "product 1")
+	}
+	h := o.lastHeader()
+	if got := h.Get("X-Forwarded-Proto"); got != m.xfp {
+		t.Errorf("origin saw X-Forwarded-Proto %q, want %q", got, m.xfp)
+	}
+	wantVia := strings.TrimSuffix(strings.TrimPrefix(m.proto, "HTTP/"), ".0") + " caching-proxy"
+	if got := h.Get("Via"); got != wantVia {
+		t.Errorf("origin saw Via %q, want %q (RFC 9110 §7.6.3)", got, wantVia)
+	}
+}
+
+func wireCoalescing(t *testing.T, m wireMode) {
+	release := make(chan struct{})
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "shared")
+	})
+	p := startWireProxy(t, m, o.URL)
+	const n = 20 // over HTTP/2, streams of one connection
+	var wg sync.WaitGroup
+	bodies := make([]string, n)
+	for i := range n {
+		wg.Go(func() { _, bodies[i] = p.get(t, m, "/burst") })
+	}
+	waitUntil(t, "the first request reaches the origin", func() bool { return o.calls.Load() > 0 })
+	time.Sleep(100 * time.Millisecond) // let the others queue behind it
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		if b != "shared" {
+			t.Errorf("request %d got %q, want %q", i, b, "shared")
+		}
+	}
+	if got := o.calls.Load(); got != 1 {
+		t.Errorf("origin saw %d requests for %d concurrent misses, want 1", got, n)
+	}
+}
+
+func wireStreaming(t *testing.T, m wireMode) {
+	more := make(chan struct{})
+	defer func() {
+		select {
+		case <-more:
+		default:
+			close(more)
+		}
+	}()
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first;")
+		w.(http.Flusher).Flush()
+		<-more
+		io.WriteString(w, "second")
+	})
+	p := startWireProxy(t, m, o.URL)
+	resp, err := p.c.Get(p.url + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first, err := bufio.NewReader(resp.Body).ReadString(';')
+	if err != nil || first != "first;" {
+		t.Fatalf("read %q, %v before the origin finished; want %q", first, err, "first;")
+	}
+	close(more)
+}
+
+// wireAbort: the leader of a fill leaves mid-body (over HTTP/2 a RST_STREAM, over
+// HTTP/1.1 a closed connection); a request waiting for the same key still gets the whole
+// body from that one fetch, and the next is a hit.
+func wireAbort(t *testing.T, m wireMode) {
+	more := make(chan struct{})
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "12")
+		io.WriteString(w, "first;")
+		w.(http.Flusher).Flush()
+		<-more
+		io.WriteString(w, "second")
+	})
+	p := startWireProxy(t, m, o.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/leave", nil)
+	resp, err := p.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(resp.Body).ReadString(';'); err != nil {
+		t.Fatal(err)
+	}
+	waiter := make(chan string, 1)
+	go func() { _, b := p.get(t, m, "/leave"); waiter <- b }() // same connection under HTTP/2
+	time.Sleep(100 * time.Millisecond)                         // queued behind the fill
+	cancel()                                                   // the leader resets its stream
+	resp.Body.Close()
+	time.Sleep(50 * time.Millisecond)
+	close(more)
+	select {
+	case b := <-waiter:
+		if b != "first;second" {
+			t.Errorf("the waiter got %q, want the whole body", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter never got an answer")
+	}
+	resp, body := p.get(t, m, "/leave")
+	if resp.Header.Get("X-Cache") != "HIT" || body != "first;second" || o.calls.Load() != 1 {
+		t.Errorf("after the leader left: X-Cache %q, body %q, origin calls %d; want HIT, the whole body, 1 call",
+			resp.Header.Get("X-Cache"), body, o.calls.Load())
+	}
+}
+
+// wireLimits: the header limit holds whatever the framing (HTTP/2 advertises it as
+// SETTINGS_MAX_HEADER_LIST_SIZE, and Go's client refuses to send more); an oversized
+// request never reaches the origin.
+func wireLimits(t *testing.T, m wireMode) {
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	p := startWireProxy(t, m, o.URL)
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/big", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", maxHeaderBytes+8<<10))
+	resp, err := p.c.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("oversized header: %d, want 431 or a refused request", resp.StatusCode)
+		}
+	}
+	if n := o.calls.Load(); n != 0 {
+		t.Errorf("the oversized request reached the origin (%d calls)", n)
+	}
+	if resp, body := p.get(t, m, "/small"); resp.StatusCode != 200 || body != "ok" {
+		t.Errorf("after the oversized one: %d %q, want 200 ok", resp.StatusCode, body)
+	}
+}
+
+// A TCP connection that never finishes the TLS handshake is closed after
+// readHeaderTimeout, as a stalled HTTP/1.1 header is.
+func TestStalledTLSHandshakeIsDropped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out readHeaderTimeout")
+	}
+	t.Parallel()
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) {})
+	p := startWireProxy(t, wireModes[1], o.URL)
+	c, err := net.Dial("tcp", strings.TrimPrefix(p.url, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(readHeaderTimeout + 5*time.Second))
+	_, err = c.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("connection still open %v into a handshake that never started", time.Since(start))
+	}
+	if took := time.Since(start); took < readHeaderTimeout-time.Second {
+		t.Errorf("closed after %v, before readHeaderTimeout %v", took, readHeaderTimeout)
+	}
+}
+
+func TestTLSVersionsAndALPN(t *testing.T) {
+	t.Parallel()
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) {})
+	for _, min := range []string{"1.2", "1.3"} {
+		p := startWireProxy(t, wireModes[1], o.URL, func(c *config.Config) { c.TLSMinVersion = min })
+		addr := strings.TrimPrefix(p.url, "https://")
+		dial := func(max uint16, alpn ...string) (tls.ConnectionState, error) {
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.pair.Pool(), MaxVersion: max, NextProtos: alpn})
+			if err != nil {
+				return tls.ConnectionState{}, err
+			}
+			defer c.Close()
+			return c.ConnectionState(), nil
+		}
+		st, err := dial(tls.VersionTLS12, "h2", "http/1.1")
+		switch {
+		case min == "1.2" && (err != nil || st.NegotiatedProtocol != "h2"):
+			t.Errorf("min %s: TLS 1.2 client offering h2: %v, ALPN %q; want h2", min, err, st.NegotiatedProtocol)
+		case min == "1.3" && err == nil:
+			t.Errorf("min %s: a TLS 1.2 client was accepted", min)
+		}
+		if st, err := dial(0, "http/1.1"); err != nil || st.NegotiatedProtocol != "http/1.1" {
+			t.Errorf("min %s: client offering only http/1.1: %v, ALPN %q", min, err, st.NegotiatedProtocol)
+		}
+		if _, err := dial(tls.VersionTLS11); err == nil {
+			t.Errorf("min %s: a TLS 1.1 client was accepted", min)
+		}
+	}
+}
+
+// An HTTP/1.1 "Upgrade: h2c" offer (what curl --http2 sends to an http:// URL) is
+// answered over HTTP/1.1 and is not relayed to the origin.
+func TestH2CUpgradeOfferIsAnsweredOverHTTP1(t *testing.T) {
+	t.Parallel()
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	p := startWireProxy(t, wireModes[3], o.URL)
+	c, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, "GET /up HTTP/1.1\r\nHost: proxy\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Proto != "HTTP/1.1" || string(body) != "ok" {
+		t.Errorf("Upgrade: h2c offer: %s %d %q, want HTTP/1.1 200 ok", resp.Proto, resp.StatusCode, body)
+	}
+	if h := o.lastHeader(); h.Get("Upgrade") != "" || h.Get("Http2-Settings") != "" {
+		t.Errorf("origin saw Upgrade %q, HTTP2-Settings %q; want neither", h.Get("Upgrade"), h.Get("Http2-Settings"))
+	}
+}
+
+// The certificate on disk changes: new handshakes present the new one without a
+// restart, and a connection opened before keeps working.
+func TestCertificateRotation(t *testing.T) {
+	t.Parallel()
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	dir := t.TempDir()
+	a, b := tlstest.New(t, "a"), tlstest.New(t, "b")
+	certFile, keyFile := a.Write(t, dir)
+	p := startProxy(t, o.URL, func(c *config.Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	both := x509.NewCertPool()
+	both.AddCert(a.Cert)
+	both.AddCert(b.Cert)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: both}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	old := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	if resp, _ := send(t, old, http.MethodGet, p.url+"/x"); resp.TLS.PeerCertificates[0].Subject.CommonName != "a" {
+		t.Fatalf("first certificate %q, want a", resp.TLS.PeerCertificates[0].Subject.CommonName)
+	}
+	presented := func() string {
+		c, err := tls.Dial("tcp", strings.TrimPrefix(p.url, "https://"), &tls.Config{RootCAs: both})
+		if err != nil {
+			return err.Error()
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+
+	// A half-done rotation (new certificate, old key) changes nothing.
+	tlstest.WriteFile(t, certFile, b.CertPEM)
+	time.Sleep(time.Second)
+	if got := presented(); got != "a" {
+		t.Fatalf("with a mismatched pair on disk the proxy presents %q, want the old a", got)
+	}
+	tlstest.WriteFile(t, keyFile, b.KeyPEM)
+	waitUntil(t, "the new certificate is presented", func() bool { return presented() == "b" })
+
+	// The connection from before the rotation is still open and still works.
+	resp, _ := send(t, old, http.MethodGet, p.url+"/x")
+	if resp.StatusCode != 200 || resp.TLS.PeerCertificates[0].Subject.CommonName != "a" {
+		t.Errorf("old connection after rotation: %d, certificate %q; want 200 on the same connection (a)",
+			resp.StatusCode, resp.TLS.PeerCertificates[0].Subject.CommonName)
+	}
+}
+
+// The admin listener over HTTPS: clear-cache reaches it with --admin-ca (or
+// --admin-insecure), and says what to pass when the scheme or the trust is wrong.
+func TestAdminOverTLS(t *testing.T) {
+	t.Parallel()
+	unsetProxyEnv(t)
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	pair := tlstest.New(t, "admin")
+	dir := t.TempDir()
+	certFile, keyFile := pair.Write(t, dir)
+	caFile := dir + "/ca.pem"
+	tlstest.WriteFile(t, caFile, pair.CertPEM)
+	other := dir + "/other.pem"
+	tlstest.WriteFile(t, other, tlstest.New(t, "other").CertPEM)
+	p := startProxy(t, o.URL, func(c *config.Config) {
+		c.AdminTLSCert, c.AdminTLSKey, c.AdminToken = certFile, keyFile, "s3cret"
+	})
+	plain := startProxy(t, o.URL)
+	clear := func(args ...string) (string, error) {
+		var out strings.Builder
+		cmd := newRootCmd(nil, clearCache)
+		cmd.SetOut(&out)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs(append([]string{"clear-cache"}, args...))
+		err := cmd.Execute()
+		return out.String(), err
+	}
+	for _, tt := range []struct {
+		args    []string
+		wantErr string // "" = cleared
+	}{
+		{[]string{"--admin-addr", p.admin, "--admin-token", "s3cret", "--admin-ca", caFile}, ""},
+		{[]string{"--admin-addr", p.admin, "--admin-token", "s3cret", "--admin-insecure"}, ""},
+		{[]string{"--admin-addr", "https://" + p.admin, "--admin-token", "s3cret", "--admin-ca", caFile}, ""},
+		{[]string{"--admin-addr", p.admin, "--admin-token", "s3cret"}, "serves HTTPS: pass --admin-ca"},
+		{[]string{"--admin-addr", p.admin, "--admin-token", "s3cret", "--admin-ca", other}, "pass --admin-ca with its CA"},
+		{[]string{"--admin-addr", "https://" + p.admin, "--admin-token", "s3cret"}, "pass --admin-ca with its CA"},
+		{[]string{"--admin-addr", p.admin, "--admin-ca", caFile}, "--admin-token"},
+		{[]string{"--admin-addr", p.admin, "--admin-ca", dir + "/missing.pem"}, "--admin-ca"},
+		{[]string{"--admin-addr", plain.admin, "--admin-insecure"}, "does not speak TLS"},
+	} {
+		out, err := clear(tt.args...)
+		switch {
+		case tt.wantErr == "" && (err != nil || !strings.HasPrefix(out, "cleared ")):
+			t.Errorf("%q: %v, printed %q; want cleared", tt.args, err, out)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%q: %v; want an error containing %q", tt.args, err, tt.wantErr)
+		}
+	}
+	// Probes and scrapers reach /healthz and /metrics over HTTPS too.
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Pool()}}, Timeout: 10 * time.Second}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		if resp, _ := send(t, c, http.MethodGet, "https://"+p.admin+path); resp.StatusCode != 200 || resp.ProtoMajor != 1 {
+			t.Errorf("GET https://admin%s = %d over %s, want 200", path, resp.StatusCode, resp.Proto)
+		}
+	}
+}
+
+func TestTLSFlags(t *testing.T) {
+	unsetProxyEnv(t)
+	cfg, _, _, err := execute(t, "start", "--origin", "http://o.test", "--tls-cert", "c.pem", "--tls-key", "k.pem",
+		"--tls-min-version", "1.3", "--admin-tls-cert", "ac.pem", "--admin-tls-key", "ak.pem")
+	if err != nil || cfg == nil {
+		t.Fatalf("start with TLS flags: %v", err)
+	}
+	if cfg.TLSCert != "c.pem" || cfg.TLSKey != "k.pem" || cfg.TLSMinVersion != "1.3" || cfg.AdminTLSCert != "ac.pem" || cfg.AdminTLSKey != "ak.pem" {
+		t.Errorf("TLS flags gave %+v", cfg)
+	}
+	t.Setenv("CACHING_PROXY_H2C", "true")
+	if cfg, _, _, err := execute(t, "--origin", "http://o.test"); err != nil || cfg == nil || !cfg.H2C {
+		t.Errorf("CACHING_PROXY_H2C=true: %v, %+v; want H2C", err, cfg)
+	}
+	if _, _, _, err := execute(t, "--origin", "http://o.test", "--tls-cert", "c.pem"); err == nil || !strings.Contains(err.Error(), "--tls-key") {
+		t.Errorf("--tls-cert alone: %v, want an error naming --tls-key", err)
+	}
+	for _, args := range [][]string{{"clear-cache"}, {"--clear-cache"}} {
+		_, target, _, err := execute(t, append(args, "--admin-ca", "ca.pem", "--admin-insecure")...)
+		if err != nil || target == nil || target.CA != "ca.pem" || !target.Insecure || !target.tls() {
+			t.Errorf("%q --admin-ca --admin-insecure: %v, target %+v", args, err, target)
+		}
+	}
+	// A certificate that cannot be loaded stops start, naming the flag.
+	err = runProxy(context.Background(), func() config.Config {
+		c := config.Default()
+		c.Origin, c.TLSCert, c.TLSKey = "http://o.test", "/nonexistent/c.pem", "/nonexistent/k.pem"
+		return c
+	}())
+	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Errorf("runProxy with a missing certificate = %v, want an error naming --tls-cert", err)
+	}
+}
