@@ -25,8 +25,10 @@ run: build
 # the deploy/ checks, and the public HTTP cache conformance suite.
 test: lint redis-deps unit fuzz deploy-check conformance
 
-unit:
+# The request-path suite runs a second time with its clients on HTTPS and HTTP/2 (-h2).
+unit: prometheus-deps
 	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 ./internal/proxy/ -args -h2
 
 lint:
 	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -173,6 +174,10 @@ func (r faultResult) String() string {
 // client retry on a fresh connection behind the test's back.
 func faultClient(t *testing.T) *http.Client {
 	tr := &http.Transport{DisableKeepAlives: true}
+	if *overH2 {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // httptest's own certificate
+		tr.Protocols = h2Only()
+	}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }

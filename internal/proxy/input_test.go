@@ -16,6 +16,9 @@ import (
 // that come back, up to n of them; net/http clients cannot send most of these requests.
 func rawExchange(t *testing.T, addr, request string, n int) []faultResult {
 	t.Helper()
+	if *overH2 {
+		t.Skip("HTTP/1.1 framing on a raw connection; the -h2 run speaks HTTP/2 over TLS")
+	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
