@@ -9,7 +9,7 @@ ORIGIN    ?= https://dummyjson.com
 # exceeded" when the machine is busy.
 FUZZTIME  ?= 30000x
 
-.PHONY: all build run test unit lint fuzz conformance redis-deps deploy-check bench soak clean
+.PHONY: all build run test unit lint fuzz conformance redis-deps prometheus-deps deploy-check bench soak clean
 
 all: build
 
@@ -21,12 +21,13 @@ run: build
 	./$(BIN) start --port $(PORT) --origin $(ORIGIN)
 
 # All tests: lint, unit and end-to-end tests with the race detector (a real
-# redis-server is installed for the shared-tier tests), each fuzz target briefly,
+# redis-server is installed for the shared-tier tests, Debian's prometheus for the
+# deploy/ tests), each fuzz target briefly,
 # the deploy/ checks, and the public HTTP cache conformance suite.
-test: lint redis-deps unit fuzz deploy-check conformance
+test: lint redis-deps prometheus-deps unit fuzz deploy-check conformance
 
 # The request-path suite runs a second time with its clients on HTTPS and HTTP/2 (-h2).
-unit: prometheus-deps
+unit:
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 ./internal/proxy/ -args -h2
 
@@ -47,6 +48,14 @@ conformance: build
 
 redis-deps:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+
+# Debian's prometheus: the server the deploy/ tests in cmd/caching-proxy start, and
+# promtool for deploy/check.sh. The package may start a service on :9090; the tests
+# use their own free ports, and the service is stopped where a service manager runs.
+prometheus-deps:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  service prometheus stop >/dev/null 2>&1 || true; }
 
 deploy-check:
 	bash deploy/check.sh
