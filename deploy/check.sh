@@ -15,6 +15,9 @@
 #    in docs/contract.md
 #
 # Needs bash, coreutils, grep, sed and python3 or node (no extra packages).
+# The checks against the real consumers (manifests decoded by k8s.io/api types, a
+# running Prometheus server scraping the proxy, the dashboard against a real scrape)
+# are Go tests: cmd/caching-proxy/kubernetes_test.go and prometheus_test.go.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -145,7 +148,7 @@ except yaml.YAMLError as e:
     sys.exit(str(e))
 if not docs:
     sys.exit(f"{path}: no YAML documents")
-if path.startswith("deploy/kubernetes/"):
+if path.startswith(("deploy/kubernetes/", "deploy/kubernetes-tls/")):
     for d in docs:
         if d.get("kind") == "Kustomization":
             here = os.path.dirname(path)
@@ -191,7 +194,7 @@ contract_names_ok() {
 		grep -qw "$name" "$contract" || { echo "env var $name is not in $contract"; bad=1; }
 	done
 	# Flags passed to the proxy in the Kubernetes manifest.
-	for name in $(grep -hoE '^\s*- --[a-z-]+' deploy/kubernetes/deployment.yaml | sed -E 's/.*- //' | sort -u); do
+	for name in $(grep -hoE '^\s*- --[a-z-]+' deploy/kubernetes/deployment.yaml deploy/kubernetes-tls/deployment-tls.yaml | sed -E 's/.*- //' | sort -u); do
 		grep -qe "| $name |" "$contract" || { echo "flag $name is not in $contract"; bad=1; }
 	done
 	return "$bad"

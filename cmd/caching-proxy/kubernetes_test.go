@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -548,4 +549,29 @@ func zeroOf(obj any) any {
 		return &corev1.Service{}
 	}
 	panic("no strategic merge schema for " + typeName(obj))
+}
+
+// docs/contract.md's table of start flags is what the deploy files are checked
+// against (deploy/check.sh); it must list exactly the flags start has.
+func TestContractListsEveryStartFlag(t *testing.T) {
+	b, err := os.ReadFile("../../docs/contract.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\| --([a-z0-9-]+) \| (CACHING_PROXY_[A-Z0-9_]+) \|`).FindAllStringSubmatch(string(b), -1) {
+		listed[m[1]] = true
+		if want := envPrefix + strings.ToUpper(strings.ReplaceAll(m[1], "-", "_")); m[2] != want {
+			t.Errorf("contract.md: --%s is listed with %s, want %s", m[1], m[2], want)
+		}
+	}
+	newStartCmd(nil).Flags().VisitAll(func(f *pflag.Flag) {
+		if !listed[f.Name] {
+			t.Errorf("start --%s is missing from docs/contract.md", f.Name)
+		}
+		delete(listed, f.Name)
+	})
+	for name := range listed {
+		t.Errorf("docs/contract.md lists --%s, which start does not have", name)
+	}
 }
