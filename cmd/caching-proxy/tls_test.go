@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -485,4 +488,48 @@ func TestTLSFlags(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--tls-cert") {
 		t.Errorf("runProxy with a missing certificate = %v, want an error naming --tls-cert", err)
 	}
+}
+
+// SIGHUP reloads the certificate even when no file event reaches the watcher: here the
+// flags name symlinks into another directory whose files are rewritten in place.
+func TestSIGHUPReloadsCertificates(t *testing.T) {
+	o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) {})
+	real, links := t.TempDir(), t.TempDir()
+	a, b := tlstest.New(t, "a"), tlstest.New(t, "b")
+	a.Write(t, real)
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		if err := os.Symlink(filepath.Join(real, f), filepath.Join(links, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProxy(t, o.URL, func(c *config.Config) {
+		c.TLSCert, c.TLSKey = filepath.Join(links, "tls.crt"), filepath.Join(links, "tls.key")
+	})
+	both := x509.NewCertPool()
+	both.AddCert(a.Cert)
+	both.AddCert(b.Cert)
+	presented := func() string {
+		c, err := tls.Dial("tcp", strings.TrimPrefix(p.url, "https://"), &tls.Config{RootCAs: both})
+		if err != nil {
+			return err.Error()
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"tls.crt", b.CertPEM}, {"tls.key", b.KeyPEM}} {
+		if err := os.WriteFile(filepath.Join(real, f.name), f.b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second)
+	if got := presented(); got != "a" {
+		t.Fatalf("presented %q before SIGHUP; the watcher should not see this change (test setup)", got)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "SIGHUP reloads the certificate", func() bool { return presented() == "b" })
 }

@@ -77,7 +77,7 @@ func (c *Cert) Reload() error {
 	old := c.cur.Load()
 	if err != nil {
 		c.log.Error("tls: reload failed, still serving the previous certificate", "cert", c.certFile,
-			"err", err, "serving_serial", old.Leaf.SerialNumber.String(), "serving_not_after", old.Leaf.NotAfter)
+			"err", err, "serving_serial", serial(old.Leaf), "serving_not_after", old.Leaf.NotAfter)
 		return err
 	}
 	if sameChain(old, kp) {
@@ -86,7 +86,7 @@ func (c *Cert) Reload() error {
 	}
 	c.cur.Store(kp)
 	attrs := []any{"cert", c.certFile, "subject", kp.Leaf.Subject.String(), "dns_names", kp.Leaf.DNSNames,
-		"serial", kp.Leaf.SerialNumber.String(), "not_after", kp.Leaf.NotAfter}
+		"serial", serial(kp.Leaf), "not_after", kp.Leaf.NotAfter}
 	if now := time.Now(); now.After(kp.Leaf.NotAfter) || now.Before(kp.Leaf.NotBefore) {
 		c.log.Warn("tls: certificate reloaded, but it is not valid now", attrs...)
 	} else {
@@ -94,6 +94,9 @@ func (c *Cert) Reload() error {
 	}
 	return nil
 }
+
+// serial prints a certificate's serial number in hex, as openssl x509 -serial does.
+func serial(c *x509.Certificate) string { return fmt.Sprintf("%X", c.SerialNumber) }
 
 func sameChain(a, b *tls.Certificate) bool {
 	if len(a.Certificate) != len(b.Certificate) {

@@ -2,7 +2,6 @@ package tlsreload
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -37,9 +36,6 @@ func (c *Cert) Watch(ctx context.Context) error {
 			return fmt.Errorf("tlsreload: watch %s: %w", d, err)
 		}
 	}
-	if len(dirs) == 0 {
-		return errNoFiles
-	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -65,5 +61,3 @@ func (c *Cert) Watch(ctx context.Context) error {
 		}
 	}
 }
-
-var errNoFiles = errors.New("tlsreload: no files to watch")
