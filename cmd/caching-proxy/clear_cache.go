@@ -21,7 +21,8 @@ variables (CACHING_PROXY_PORT, CACHING_PROXY_ADMIN_ADDR, CACHING_PROXY_ADMIN_TOK
 With a shared Redis tier, every replica's cache is emptied.`,
 		Example: `  caching-proxy clear-cache                   # proxy started with the default --port 3000
   caching-proxy clear-cache --port 8080
-  caching-proxy clear-cache --admin-addr 10.0.0.5:3001 --admin-token "$TOKEN"`,
+  caching-proxy clear-cache --admin-addr 10.0.0.5:3001 --admin-token "$TOKEN"
+  caching-proxy clear-cache --admin-addr 10.0.0.5:3001 --admin-token "$TOKEN" --admin-ca ca.pem  # admin over TLS`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -72,10 +72,13 @@ func newStartCmd(run runFunc) *cobra.Command {
 variable: CACHING_PROXY_ and the flag's name in upper case with underscores, for
 example CACHING_PROXY_ORIGIN or CACHING_PROXY_CACHE_SIZE. Flags win over variables.
 
-SIGINT or SIGTERM stops accepting connections, lets requests in flight finish, and exits 0.`,
+SIGINT or SIGTERM stops accepting connections, lets requests in flight finish, and exits 0.
+With --tls-cert (or --admin-tls-cert), SIGHUP and any change to the certificate files
+reload them; a reload that fails keeps the certificate in use and logs why.`,
 		Example: `  caching-proxy start --port 3000 --origin https://api.example.com
   caching-proxy start --origin http://127.0.0.1:8080 --cache-size 1GiB --max-object-size 32MiB
-  CACHING_PROXY_ORIGIN=https://api.example.com caching-proxy start`,
+  CACHING_PROXY_ORIGIN=https://api.example.com caching-proxy start
+  caching-proxy start --port 443 --origin http://127.0.0.1:8080 --tls-cert fullchain.pem --tls-key privkey.pem`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
