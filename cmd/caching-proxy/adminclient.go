@@ -119,9 +119,12 @@ func (t adminTarget) call(ctx context.Context, method, path string, body io.Read
 			return fmt.Errorf("the admin listener at %s does not speak TLS: drop --admin-ca and --admin-insecure", t.addr())
 		}
 		var ue x509.UnknownAuthorityError
-		var he x509.HostnameError
-		if errors.As(err, &ue) || errors.As(err, &he) {
+		if errors.As(err, &ue) {
 			return fmt.Errorf("the admin listener at %s has a certificate this client does not trust (pass --admin-ca with its CA): %w", t.addr(), errors.Unwrap(err))
+		}
+		var he x509.HostnameError
+		if errors.As(err, &he) {
+			return fmt.Errorf("the admin listener's certificate is not for %s (reach it by a name the certificate has in --admin-addr): %w", t.addr(), errors.Unwrap(err))
 		}
 		return fmt.Errorf("no caching-proxy answers at %s (is it running? set --port or --admin-addr as you did for start): %w", t.addr(), errors.Unwrap(err))
 	}
