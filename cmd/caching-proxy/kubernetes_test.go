@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
-	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -163,46 +161,6 @@ func find[T any](ms []manifest, name string) (T, bool) {
 	}
 	var zero T
 	return zero, false
-}
-
-// image is what deploy/docker/Dockerfile's final stage sets: its environment and the
-// arguments its ENTRYPOINT passes before the container's own.
-type image struct {
-	env        map[string]string
-	entrypoint []string
-}
-
-func readImage(t *testing.T) image {
-	t.Helper()
-	b, err := os.ReadFile("../../deploy/docker/Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.ReplaceAll(string(b), "\\\n", " ")
-	img := image{env: map[string]string{}}
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "FROM "):
-			img = image{env: map[string]string{}} // a new stage starts afresh
-		case strings.HasPrefix(line, "ENV "):
-			for _, kv := range strings.Fields(line[4:]) {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok {
-					t.Fatalf("Dockerfile: ENV %q is not NAME=value", kv)
-				}
-				img.env[k] = v
-			}
-		case strings.HasPrefix(line, "ENTRYPOINT "):
-			if err := json.Unmarshal([]byte(line[len("ENTRYPOINT "):]), &img.entrypoint); err != nil {
-				t.Fatalf("Dockerfile: ENTRYPOINT is not exec form: %v", err)
-			}
-		}
-	}
-	if len(img.entrypoint) == 0 || img.entrypoint[0] != "/caching-proxy" {
-		t.Fatalf("Dockerfile: ENTRYPOINT %q does not run /caching-proxy", img.entrypoint)
-	}
-	return img
 }
 
 // goRuntimeEnv are the variables the Go runtime itself reads; anything else a manifest
@@ -549,29 +507,4 @@ func zeroOf(obj any) any {
 		return &corev1.Service{}
 	}
 	panic("no strategic merge schema for " + typeName(obj))
-}
-
-// docs/contract.md's table of start flags is what the deploy files are checked
-// against (deploy/check.sh); it must list exactly the flags start has.
-func TestContractListsEveryStartFlag(t *testing.T) {
-	b, err := os.ReadFile("../../docs/contract.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listed := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\| --([a-z0-9-]+) \| (CACHING_PROXY_[A-Z0-9_]+) \|`).FindAllStringSubmatch(string(b), -1) {
-		listed[m[1]] = true
-		if want := envPrefix + strings.ToUpper(strings.ReplaceAll(m[1], "-", "_")); m[2] != want {
-			t.Errorf("contract.md: --%s is listed with %s, want %s", m[1], m[2], want)
-		}
-	}
-	newStartCmd(nil).Flags().VisitAll(func(f *pflag.Flag) {
-		if !listed[f.Name] {
-			t.Errorf("start --%s is missing from docs/contract.md", f.Name)
-		}
-		delete(listed, f.Name)
-	})
-	for name := range listed {
-		t.Errorf("docs/contract.md lists --%s, which start does not have", name)
-	}
 }
