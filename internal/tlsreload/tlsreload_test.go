@@ -205,6 +205,37 @@ func TestWatchWaitsForTheMatchingKey(t *testing.T) {
 	waitServing(t, c, "b", logs)
 }
 
+// Some tools replace the whole directory: the watch follows the new one.
+func TestWatchSeesTheDirectoryReplaced(t *testing.T) {
+	for _, how := range []string{"renamed away", "removed"} {
+		t.Run(how, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "certs")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			certFile, keyFile := tlstest.New(t, "a").Write(t, dir)
+			c, logs := newCert(t, certFile, keyFile)
+			watch(t, c)
+			var err error
+			if how == "removed" {
+				err = os.RemoveAll(dir)
+			} else {
+				err = os.Rename(dir, filepath.Join(parent, "old"))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * settle) // the directory is missing for a while
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			tlstest.New(t, "b").Write(t, dir)
+			waitServing(t, c, "b", logs)
+		})
+	}
+}
+
 func TestWatchFailsOnAMissingDirectory(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := tlstest.New(t, "a").Write(t, dir)

@@ -38,6 +38,7 @@ func (c *Cert) Watch(ctx context.Context) error {
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	gone := false // a watched directory is missing (logged once)
 	defer timer.Stop()
 	for {
 		select {
@@ -57,6 +58,24 @@ func (c *Cert) Watch(ctx context.Context) error {
 			c.log.Warn("tls: file watch error; reloading to be safe", "err", err)
 			timer.Reset(settle)
 		case <-timer.C:
+			// A directory replaced as a whole (removed or renamed, then made anew) has
+			// lost its watch: watch whatever now has its name. Adding a watched one again
+			// is a no-op. While one is missing, look again every second.
+			missing := ""
+			for d := range dirs {
+				if err := w.Add(d); err != nil {
+					missing = d
+				}
+			}
+			if missing != "" {
+				if !gone {
+					c.log.Warn("tls: certificate directory is gone; still serving the previous certificate", "dir", missing)
+				}
+				gone = true
+				timer.Reset(time.Second)
+				continue
+			}
+			gone = false
 			_ = c.Reload() // logged by Reload
 		}
 	}
