@@ -8,7 +8,7 @@ import (
 
 // unordered are request fields whose list order and case carry no meaning, so requests
 // that differ only in those share a variant.
-var unordered = map[string]bool{"Accept-Language": true, "Accept-Encoding": true, "Accept-Charset": true}
+var unordered = map[string]bool{"Accept-Language": true, "Accept-Charset": true}
 
 // VaryStar reports whether the response varies on "*", which no later request matches (RFC 9111 §4.1).
 func VaryStar(h http.Header) bool {
@@ -48,7 +48,8 @@ func VaryNames(h http.Header) []string {
 // SecondaryKey renders the values of the named request fields so that two requests
 // get the same key exactly when a stored response's Vary matches both (RFC 9111 §4.1).
 // Values are normalized the way §4.1 allows: field lines combined, list members
-// trimmed of whitespace. An absent field differs from an empty one.
+// trimmed of whitespace. An absent field differs from an empty one. Accept-Encoding
+// is rendered as the set of codings it accepts (AcceptEncoding.Key).
 func SecondaryKey(req http.Header, names []string) string {
 	var b strings.Builder
 	for _, n := range names {
@@ -59,6 +60,13 @@ func SecondaryKey(req http.Header, names []string) string {
 			continue
 		}
 		b.WriteString(":")
+		if n == "Accept-Encoding" {
+			// What the field means, not how it is spelled: the set of codings it
+			// accepts (RFC 9110 §12.5.3), so browsers that accept the same share a variant.
+			b.WriteString(ParseAcceptEncoding(req).Key())
+			b.WriteString("\n")
+			continue
+		}
 		var members []string
 		for _, line := range vals {
 			for _, member := range strings.Split(line, ",") {
