@@ -116,6 +116,12 @@ func startFlags(f *pflag.FlagSet, cfg *config.Config) {
 	f.BoolVar(&cfg.H2C, "h2c", cfg.H2C, "also serve cleartext HTTP/2 (prior knowledge) on the public port, for load balancers that speak it")
 	f.StringVar(&cfg.AdminTLSCert, "admin-tls-cert", cfg.AdminTLSCert, "PEM certificate file: serve the admin listener over HTTPS (reloaded like --tls-cert)")
 	f.StringVar(&cfg.AdminTLSKey, "admin-tls-key", cfg.AdminTLSKey, "PEM private key file of --admin-tls-cert")
+	f.StringSliceVar(&cfg.KeyIgnoreQuery, "key-ignore-query", cfg.KeyIgnoreQuery, "query parameters left out of the cache key, as names or globs (utm_*,fbclid,gclid); the origin still gets them")
+	f.StringSliceVar(&cfg.KeyOnlyQuery, "key-only-query", cfg.KeyOnlyQuery, "when set, the only query parameters the cache key keeps (names or globs)")
+	f.BoolVar(&cfg.KeySortQuery, "key-sort-query", cfg.KeySortQuery, "sort query parameters in the cache key, so ?b=1&a=2 and ?a=2&b=1 share an entry")
+	f.BoolVar(&cfg.Compress, "compress", cfg.Compress, "serve stored text in the best coding the client accepts (zstd, br, gzip), compressed once per entry; --compress=false serves bytes as the origin sent them")
+	f.StringSliceVar(&cfg.CompressTypes, "compress-types", cfg.CompressTypes, "media types --compress applies to (type/sub, type/*, type/*+suffix)")
+	f.Var(&cfg.CompressMinSize, "compress-min-size", "bodies smaller than this are not compressed")
 }
 
 // startValidated runs the proxy if cfg is valid; flags and environment are applied.

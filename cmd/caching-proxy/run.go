@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/admin"
+	"github.com/caching-proxy/caching-proxy/internal/compress"
 	"github.com/caching-proxy/caching-proxy/internal/config"
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
+	"github.com/caching-proxy/caching-proxy/internal/policy"
 	"github.com/caching-proxy/caching-proxy/internal/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -42,6 +44,10 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer shared.Close()
+	compression, err := compressionOptions(cfg)
+	if err != nil {
+		return err
+	}
 	h := proxy.New(proxy.Options{
 		Origin:  cfg.OriginURL(),
 		Store:   st,
@@ -54,6 +60,8 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		BodyTimeout:   cfg.BodyTimeout,
 		Logger:        log,
 		Shared:        shared.store(),
+		Key:           policy.KeyRules{IgnoreQuery: cfg.KeyIgnoreQuery, OnlyQuery: cfg.KeyOnlyQuery, SortQuery: cfg.KeySortQuery},
+		Compression:   compression,
 	})
 	shared.attach(h)
 
@@ -126,4 +134,17 @@ func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// compressionOptions turns --compress, --compress-types and --compress-min-size into
+// the proxy's settings; nil when compression is off.
+func compressionOptions(cfg config.Config) (*proxy.Compression, error) {
+	if !cfg.Compress {
+		return nil, nil
+	}
+	types, err := compress.ParseTypes(cfg.CompressTypes)
+	if err != nil {
+		return nil, fmt.Errorf("--compress-types: %w", err)
+	}
+	return &proxy.Compression{Types: types, MinSize: int64(cfg.CompressMinSize)}, nil
 }

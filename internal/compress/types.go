@@ -6,16 +6,6 @@ import (
 	"strings"
 )
 
-// DefaultTypes are the media types compressed unless --compress-types says otherwise:
-// text, and the structured or scripted formats that are text under another name.
-// Images, audio, video, archives and fonts in WOFF/WOFF2 are compressed already.
-var DefaultTypes = []string{
-	"text/*", "application/json", "application/*+json", "application/javascript",
-	"application/x-javascript", "application/ecmascript", "application/xml", "application/*+xml",
-	"image/svg+xml", "application/wasm", "font/ttf", "font/otf", "application/vnd.ms-fontobject",
-	"application/x-ndjson", "application/graphql-response+json",
-}
-
 // Types matches Content-Type values against a list of media-type patterns: "type/sub"
 // exactly, "type/*" for any subtype, "type/*+suffix" for a structured suffix (RFC
 // 6838 §4.2.8). Matching ignores case and parameters.

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -38,6 +40,22 @@ type Config struct {
 	H2C                   bool          // cleartext HTTP/2 (prior knowledge and Upgrade) beside HTTP/1.1
 	AdminTLSCert          string        // PEM certificate of the admin listener; "" serves cleartext
 	AdminTLSKey           string        // PEM private key for AdminTLSCert
+	KeyIgnoreQuery        []string      // glob patterns of query parameters left out of cache keys
+	KeyOnlyQuery          []string      // when set, the only query parameters cache keys keep
+	KeySortQuery          bool          // sort query parameters in cache keys
+	Compress              bool          // serve stored text in the best coding a client accepts
+	CompressTypes         []string      // media types compressed (patterns: text/*, application/*+json)
+	CompressMinSize       Bytes         // smaller bodies are served as they are
+}
+
+// DefaultCompressTypes are the media types compressed unless --compress-types says
+// otherwise: text, and formats that are text under another name. Images, audio,
+// video, archives and WOFF fonts are compressed already.
+var DefaultCompressTypes = []string{
+	"text/*", "application/json", "application/*+json", "application/javascript",
+	"application/x-javascript", "application/ecmascript", "application/xml", "application/*+xml",
+	"application/x-ndjson", "application/wasm", "image/svg+xml", "font/ttf", "font/otf",
+	"application/vnd.ms-fontobject",
 }
 
 // Default returns the settings used when nothing else is given.
@@ -52,6 +70,9 @@ func Default() Config {
 		LogLevel:              "info",
 		ShutdownTimeout:       15 * time.Second,
 		TLSMinVersion:         "1.2",
+		Compress:              true,
+		CompressTypes:         slices.Clone(DefaultCompressTypes),
+		CompressMinSize:       1 << 10,
 	}
 }
 
@@ -158,6 +179,21 @@ func (c Config) Validate() error {
 	if c.H2C && c.TLSCert != "" {
 		bad("h2c", "is cleartext HTTP/2; with --tls-cert, HTTP/2 is negotiated by ALPN already")
 	}
+	for flag, list := range map[string][]string{"key-ignore-query": c.KeyIgnoreQuery, "key-only-query": c.KeyOnlyQuery} {
+		for _, p := range list {
+			if p == "" || strings.ContainsAny(p, "&=#?% \t") {
+				bad(flag, "%q is not a parameter name pattern (names and *, e.g. utm_*,fbclid)", p)
+			}
+		}
+	}
+	for _, p := range c.CompressTypes {
+		if !validTypePattern(p) {
+			bad("compress-types", "%q is not a media type pattern (try text/*, application/json or application/*+xml)", p)
+		}
+	}
+	if c.Compress && len(c.CompressTypes) == 0 {
+		bad("compress-types", "is empty; to turn compression off use --compress=false")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -214,6 +250,15 @@ func (b *Bytes) Set(s string) error {
 
 // Type names the value in help text.
 func (b *Bytes) Type() string { return "bytes" }
+
+// validTypePattern accepts "type/subtype", "type/*" and "type/*+suffix".
+func validTypePattern(p string) bool {
+	typ, sub, ok := strings.Cut(p, "/")
+	if !ok || typ == "" || sub == "" || typ == "*" || strings.ContainsAny(p, " \t;,") || strings.Count(p, "/") != 1 {
+		return false
+	}
+	return !strings.Contains(sub, "*") || sub == "*" || (strings.HasPrefix(sub, "*+") && len(sub) > 2 && !strings.Contains(sub[1:], "*"))
+}
 
 func isPort(s string) bool {
 	n, err := strconv.Atoi(s)

@@ -59,6 +59,16 @@ func TestValidate(t *testing.T) {
 		{"h2c with tls", func(c *Config) { c.H2C = true; c.TLSCert, c.TLSKey = "c.pem", "k.pem" }, "--h2c"},
 		{"admin tls cert without key", func(c *Config) { c.AdminTLSCert = "c.pem" }, "--admin-tls-key"},
 		{"admin tls key without cert", func(c *Config) { c.AdminTLSKey = "k.pem" }, "--admin-tls-cert"},
+		{"key globs", func(c *Config) { c.KeyIgnoreQuery = []string{"utm_*", "fbclid"}; c.KeyOnlyQuery = []string{"id"} }, ""},
+		{"empty key pattern", func(c *Config) { c.KeyIgnoreQuery = []string{"utm_*", ""} }, "--key-ignore-query"},
+		{"key pattern with =", func(c *Config) { c.KeyOnlyQuery = []string{"id=1"} }, "--key-only-query"},
+		{"key pattern with &", func(c *Config) { c.KeyIgnoreQuery = []string{"a&b"} }, "--key-ignore-query"},
+		{"compress type patterns", func(c *Config) { c.CompressTypes = []string{"text/*", "application/*+json", "image/svg+xml"} }, ""},
+		{"compress type without subtype", func(c *Config) { c.CompressTypes = []string{"text"} }, "--compress-types"},
+		{"compress type */*", func(c *Config) { c.CompressTypes = []string{"*/*"} }, "--compress-types"},
+		{"compress type with a partial glob", func(c *Config) { c.CompressTypes = []string{"text/ht*"} }, "--compress-types"},
+		{"compress on with no types", func(c *Config) { c.CompressTypes = nil }, "--compress-types"},
+		{"compress off with no types", func(c *Config) { c.Compress = false; c.CompressTypes = nil }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,6 +38,7 @@ type Metrics struct {
 	L2Misses       prometheus.Counter
 	L2Errors       prometheus.Counter
 	L2Up           prometheus.Gauge
+	codings        codingMetrics // coding.go
 }
 
 // StatsFunc reports the store's figures; it is called at scrape time.
@@ -65,6 +66,7 @@ func New(reg prometheus.Registerer, stats StatsFunc) *Metrics {
 		L2Errors: f.NewCounter(prometheus.CounterOpts{Name: "caching_proxy_l2_errors_total", Help: "Failed or timed-out calls to the shared Redis tier."}),
 		L2Up:     f.NewGauge(prometheus.GaugeOpts{Name: "caching_proxy_l2_up", Help: "1 when the shared Redis tier answers, 0 when it does not or is not configured."}),
 	}
+	m.registerCodings(f)
 	for i, o := range outcomes {
 		m.byOutcome[i] = requests.WithLabelValues(string(o)) // present from the first scrape
 	}

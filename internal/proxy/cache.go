@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/caching-proxy/caching-proxy/internal/policy"
 )
 
 var errIncompleteBody = errors.New("origin body ended early or exceeded --max-object-size")
@@ -32,6 +30,7 @@ func (h *Handler) sharedGet(key string) (*entry, bool) {
 	if err != nil {
 		return nil, false // written by another version: a miss, never a crash
 	}
+	h.addCodings(e, nil)
 	// Keep a local copy briefly, so a clear or invalidation elsewhere that this
 	// replica missed does bounded harm.
 	h.store.Set(key, e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL))
@@ -49,6 +48,7 @@ func (h *Handler) put(key string, e *entry) {
 		return
 	}
 	h.flights.forget(key)
+	h.addCodings(e, nil)
 	if len(e.vary) == 0 {
 		h.set(key, e, keep)
 		return
@@ -113,9 +113,9 @@ func (h *Handler) sameOriginKey(out *url.URL, in *http.Request, ref string) (str
 		if !strings.HasPrefix(p, "/") {
 			return "", false
 		}
-		return policy.Key(&url.URL{Path: u.Path, RawPath: p, RawQuery: u.RawQuery, ForceQuery: u.ForceQuery, Opaque: p}), true
+		return h.Key(&url.URL{Path: u.Path, RawPath: p, RawQuery: u.RawQuery, ForceQuery: u.ForceQuery, Opaque: p}), true
 	case u.Host == in.Host:
-		return policy.Key(u), true
+		return h.Key(u), true
 	}
 	return "", false
 }

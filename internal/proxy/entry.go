@@ -23,6 +23,8 @@ type entry struct {
 	size    int64    // bytes of header and body, for the store's budget
 	// A 206 holds bytes [first, first+len(body)) of a representation of length complete.
 	first, complete int64
+	// codings are the body in other content codings (encode.go); nil when it has none.
+	codings *codings
 	// hit caches the per-use fields of a plain fresh hit for the second they hold.
 	hit atomic.Pointer[hitFields]
 }

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caching-proxy/caching-proxy/internal/compress"
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
 	"github.com/caching-proxy/caching-proxy/internal/policy"
 	"github.com/caching-proxy/caching-proxy/internal/store"
@@ -38,6 +39,8 @@ type Options struct {
 	Logger        *slog.Logger         // nil means slog.Default()
 	Shared        Shared               // a tier shared with other replicas; nil means none
 	MaxSharedSize int64                // larger entries stay in the local store only; 0 means 1 MiB
+	Key           policy.KeyRules      // cache-key rules; the zero value keeps keys as sent
+	Compression   *Compression         // serve stored bodies in other codings (encode.go); nil is off
 }
 
 // Handler is the public side of the proxy.
@@ -50,6 +53,7 @@ type Handler struct {
 	flights flights
 	log     *slog.Logger
 	nonce   atomic.Uint64
+	codec   *compress.Codec // set when Options.Compression is
 }
 
 // NewStore returns the in-memory store the Handler uses.
@@ -70,6 +74,9 @@ func New(opt Options) *Handler {
 		opt.Logger = slog.Default()
 	}
 	h := &Handler{opt: opt, store: opt.Store, m: opt.Metrics, origin: opt.Transport, log: opt.Logger}
+	if opt.Compression != nil {
+		h.codec = compress.New()
+	}
 	h.flights.init()
 	h.nonce.Store(uint64(time.Now().UnixNano()))
 	h.rp = &httputil.ReverseProxy{
@@ -126,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "CONNECT is not supported: this is a reverse proxy", http.StatusMethodNotAllowed)
 		return
 	}
-	key, now := policy.Key(r.URL), time.Now()
+	key, now := h.Key(r.URL), time.Now()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		x := &exchange{key: key, in: r, now: now, kind: passUnsafe}
 		if policy.IsSafe(r.Method) {

@@ -63,7 +63,11 @@ func (h *Handler) postReusable(req *http.Request, x *exchange, resp *http.Respon
 	if req.Method != http.MethodPost || resp.StatusCode != http.StatusOK {
 		return false
 	}
-	k, ok := h.sameOriginKey(req.URL, x.in, resp.Header.Get("Content-Location"))
+	cl := resp.Header.Get("Content-Location")
+	if cl == "" {
+		return false // "" would resolve to the request's own URI
+	}
+	k, ok := h.sameOriginKey(req.URL, x.in, cl)
 	if !ok || k != x.key {
 		return false
 	}
@@ -130,6 +134,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 		h.endFlight(x, nil, true)
 		markForwarded(resp, fwd+"; detail="+why)
 		resp.Body = cancelOnClose(resp.Body, cancel)
+		h.decodeForClient(x.in, resp, false)
 		return resp, nil
 	}
 	status := resp.StatusCode
@@ -161,6 +166,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 		}
 		return nil, errIncompleteBody
 	}
+	h.decodeForClient(x.in, resp, true)
 	return resp, nil
 }
 
@@ -212,6 +218,7 @@ func (h *Handler) refresh(x *exchange, stored *entry, fresh http.Header, request
 	header := policy.Refresh(stored.header, fresh)
 	d, _ := policy.ParseResponse(header)
 	e := newEntry(stored.status, header, stored.body, policy.Assess(stored.status, header, d, requested, received), x.in.Header)
+	h.addCodings(e, stored)
 	if ok, _ := policy.Storable(policy.Exchange{
 		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
 		Status: stored.status, Header: header, Directives: d,
@@ -246,6 +253,7 @@ func (h *Handler) staleOnError(x *exchange, resp *http.Response, err error) (*ht
 
 // fromEntry builds the response the ReverseProxy relays when the answer comes from a stored entry.
 func (h *Handler) fromEntry(req *http.Request, x *exchange, e *entry, xcache, status string) *http.Response {
+	e = h.representation(x.in, e)
 	hdr := make(http.Header, len(e.header)+3)
 	for k, v := range e.header {
 		hdr[k] = v

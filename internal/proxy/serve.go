@@ -21,6 +21,7 @@ import (
 // drop the field themselves in respond.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, detail string, now time.Time) {
 	h.m.Request(o)
+	e = h.representation(r, e)
 	hdr := w.Header()
 	autoLength := r.Method == http.MethodGet && e.status == http.StatusOK && len(e.body) <= autoLengthMax
 	for k, v := range e.header {
@@ -35,6 +36,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && len(body) > 0 {
 		_, _ = w.Write(body)
+		h.countServed(e, len(body))
 	}
 }
 

@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/caching-proxy/caching-proxy/internal/compress"
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+)
+
+// Compression configures serving one stored response in every content coding a
+// client may accept (docs/compression.md). A nil *Compression in Options is off.
+type Compression struct {
+	Types   compress.Types // media types compressed from identity; nothing matches the zero value
+	MinSize int64          // identity bodies smaller than this are not compressed; 0 compresses all
+}
+
+// codings are the representations an entry may be served in, each an entry of its
+// own that shares the stored entry's freshness: its header names the coding and its
+// length, and for any other coding than the origin's a weak ETag (RFC 9110 §8.8.1)
+// and no digests. All are made once, when the entry is stored, and counted in its
+// size; a hit only chooses one.
+type codings struct {
+	origin  string            // the coding the origin sent ("identity" for none)
+	offered []string          // the codings held, in the order they are preferred
+	views   map[string]*entry // coding -> representation
+	bodies  map[string][]byte // coding -> bytes, reused when a 304 refreshes the header
+}
+
+// compressible are the codings the proxy makes, in order of preference, then identity.
+var compressible = append(slices.Clone(compress.Codings), compress.Identity)
+
+// representationFields are fields that describe one representation's bytes: a copy
+// in another coding must not carry the origin's.
+var representationFields = []string{"Content-Md5", "Digest", "Content-Digest", "Repr-Digest", "Accept-Ranges"}
+
+// addCodings gives e its representations in other codings when compression is on
+// and the response may be transformed. prev, when not nil, is the entry e refreshes
+// (a 304): its bodies are reused, since e's body is the same. e must not yet be
+// visible to other requests.
+func (h *Handler) addCodings(e *entry, prev *entry) {
+	c := h.opt.Compression
+	if c == nil || e.marker || e.codings != nil || e.status != http.StatusOK || !policy.MayTransform(nil, e.header) {
+		return
+	}
+	origin, ok := policy.ContentCoding(e.header)
+	if !ok || (origin != compress.Identity && !compress.Known(origin)) {
+		return
+	}
+	bodies := map[string][]byte{origin: e.body}
+	if prev != nil && prev.codings != nil && prev.codings.origin == origin && sameBytes(prev.body, e.body) {
+		bodies = prev.codings.bodies
+	} else {
+		identity := e.body
+		if origin != compress.Identity {
+			// What the origin compressed, decoded for clients that cannot decode it.
+			var err error
+			if identity, err = h.codec.Decode(origin, e.body, h.opt.MaxObjectSize); err != nil {
+				return // corrupt, or a bomb: serve the bytes as they came
+			}
+			bodies[compress.Identity] = identity
+		}
+		if c.Types.Match(e.header.Get("Content-Type")) && int64(len(identity)) >= c.MinSize {
+			for _, coding := range compress.Codings {
+				if _, have := bodies[coding]; have {
+					continue
+				}
+				b, err := h.codec.Encode(coding, identity)
+				if err != nil || len(b) >= len(identity) {
+					continue // incompressible: not worth a copy
+				}
+				h.m.Compressed(coding, len(identity), len(b))
+				bodies[coding] = b
+			}
+		}
+	}
+	if len(bodies) < 2 {
+		return // one representation: nothing to choose, nothing to add
+	}
+	cs := &codings{origin: origin, views: map[string]*entry{}, bodies: bodies}
+	for _, coding := range compressible {
+		b, ok := bodies[coding]
+		if !ok {
+			continue
+		}
+		cs.offered = append(cs.offered, coding)
+		v := e.view(coding, origin, b)
+		cs.views[coding] = v
+		if coding != origin {
+			e.size += int64(len(b))
+		}
+		e.size += headerSize(v.header)
+	}
+	e.codings = cs
+}
+
+// view builds e's representation in coding from its bytes b.
+func (e *entry) view(coding, origin string, b []byte) *entry {
+	hd := make(http.Header, len(e.header)+1)
+	for k, v := range e.header {
+		hd[k] = v
+	}
+	hd["Vary"] = policy.VaryWith(e.header["Vary"], "Accept-Encoding")
+	if coding != origin {
+		delete(hd, "Content-Encoding")
+		if coding != compress.Identity {
+			hd["Content-Encoding"] = []string{coding}
+		}
+		hd["Content-Length"] = []string{strconv.Itoa(len(b))}
+		if etag := e.header.Get("Etag"); etag != "" {
+			hd["Etag"] = []string{policy.WeakETag(etag)}
+		}
+		for _, f := range representationFields {
+			delete(hd, f)
+		}
+	}
+	return &entry{status: e.status, header: hd, body: b, fresh: e.fresh, vary: e.vary, varyKey: e.varyKey}
+}
+
+// representation chooses what a request is answered with from a stored entry: the
+// coding the client weighs highest, zstd, br and gzip before identity on a tie
+// (policy.PreferredEncoding). A Range request is answered on the bytes the origin
+// sent when the client accepts their coding, else on identity, never on a copy the
+// proxy made. A request saying no-transform gets the origin's bytes.
+func (h *Handler) representation(r *http.Request, e *entry) *entry {
+	cs := e.codings
+	if cs == nil {
+		return e
+	}
+	offered := cs.offered
+	switch {
+	case len(r.Header["Cache-Control"]) > 0 && !policy.MayTransform(r.Header, nil):
+		return cs.views[cs.origin]
+	case r.Header.Get("Range") != "":
+		offered = []string{cs.origin}
+		if _, ok := cs.views[compress.Identity]; ok && cs.origin != compress.Identity {
+			offered = append(offered, compress.Identity)
+		}
+	}
+	coding, ok := policy.PreferredEncoding(r.Header, offered)
+	if !ok {
+		return cs.views[cs.origin]
+	}
+	return cs.views[coding]
+}
+
+// countServed records n body bytes served from e by their content coding.
+func (h *Handler) countServed(e *entry, n int) {
+	if n == 0 {
+		return
+	}
+	coding := "identity"
+	if ce := e.header["Content-Encoding"]; len(ce) > 0 {
+		coding, _ = policy.ContentCoding(e.header)
+	}
+	h.m.Served(coding, n)
+}
+
+// decodeForClient is the miss path's half of compression: when the origin sent a
+// coding the client does not accept, the response is decoded on its way out while
+// the store keeps the origin's bytes; when the response will be stored and served in
+// several codings, it says so with Vary: Accept-Encoding.
+func (h *Handler) decodeForClient(in *http.Request, resp *http.Response, stored bool) {
+	if h.opt.Compression == nil || resp.StatusCode != http.StatusOK || !policy.MayTransform(in.Header, resp.Header) {
+		return
+	}
+	origin, ok := policy.ContentCoding(resp.Header)
+	if !ok {
+		return
+	}
+	if origin == compress.Identity {
+		c := h.opt.Compression
+		if stored && c.Types.Match(resp.Header.Get("Content-Type")) && (resp.ContentLength < 0 || resp.ContentLength >= c.MinSize) {
+			resp.Header["Vary"] = policy.VaryWith(resp.Header["Vary"], "Accept-Encoding")
+		}
+		return
+	}
+	if !compress.Known(origin) {
+		return
+	}
+	if coding, _ := policy.PreferredEncoding(in.Header, []string{origin, compress.Identity}); coding != compress.Identity {
+		if stored {
+			resp.Header["Vary"] = policy.VaryWith(resp.Header["Vary"], "Accept-Encoding")
+		}
+		return
+	}
+	dec, err := h.codec.NewReader(origin, resp.Body)
+	if err != nil {
+		// Not even a valid header: relay it as it came rather than fail the request.
+		h.log.Warn("origin body does not decode as its Content-Encoding", "coding", origin, "err", err)
+		return
+	}
+	resp.Body = decodedBody{Reader: dec, dec: dec, body: resp.Body}
+	resp.ContentLength = -1
+	for _, f := range append([]string{"Content-Encoding", "Content-Length"}, representationFields...) {
+		delete(resp.Header, f)
+	}
+	if etag := resp.Header.Get("Etag"); etag != "" {
+		resp.Header["Etag"] = []string{policy.WeakETag(etag)}
+	}
+	resp.Header["Vary"] = policy.VaryWith(resp.Header["Vary"], "Accept-Encoding")
+}
+
+// decodedBody is an origin body read through a decoder; closing it closes both.
+type decodedBody struct {
+	io.Reader
+	dec  io.Closer
+	body io.Closer
+}
+
+func (d decodedBody) Close() error {
+	d.dec.Close()
+	return d.body.Close()
+}
+
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
