@@ -7,6 +7,7 @@ package bench
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,35 @@ const (
 	Cacheable    = "max-age=3600"
 	NoStore      = "no-store"
 )
+
+// TextPrefix is the path prefix under which the plain handler answers with Text of
+// the same size, as text/plain: the proxy stores it once and serves it compressed.
+const TextPrefix = "/text/"
+
+// TextType is the Content-Type of the text paths.
+const TextType = "text/plain; charset=utf-8"
+
+// Text returns size bytes of English-like text (words from a small vocabulary in a
+// fixed pseudo-random order), which compresses about as well as HTML or JSON does.
+func Text(size int) []byte {
+	words := strings.Fields("the cache stores one copy of each response and serves it to every client " +
+		"that asks again while it stays fresh origin request header body status proxy gzip brotli " +
+		"zstd identity encoding vary accept range etag validator entry key query parameter")
+	b := make([]byte, 0, size+16)
+	x := uint32(2463534242)
+	for len(b) < size {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b = append(b, words[x%uint32(len(words))]...)
+		if x%11 == 0 {
+			b = append(b, ".\n"...)
+		} else {
+			b = append(b, ' ')
+		}
+	}
+	return b[:size]
+}
 
 // NoStorePrefix is the path prefix the plain handler marks Cache-Control: no-store;
 // every other path is cacheable for an hour.
@@ -51,6 +81,7 @@ func Header(body []byte, cacheControl string) http.Header {
 // overrides it, so one origin serves the load harness's fast and slow rows.
 func Handler(body []byte, delay time.Duration) http.Handler {
 	length, etag := strconv.Itoa(len(body)), ETag(len(body))
+	text := Text(len(body))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wait := delay
 		if r.URL.RawQuery != "" { // parsed only when present: the plain rows pay nothing
@@ -65,8 +96,11 @@ func Handler(body []byte, delay time.Duration) http.Handler {
 		if len(r.URL.Path) >= len(NoStorePrefix) && r.URL.Path[:len(NoStorePrefix)] == NoStorePrefix {
 			cc = NoStore
 		}
-		h := w.Header()
-		h.Set("Content-Type", ContentType)
+		h, b, ct := w.Header(), body, ContentType
+		if strings.HasPrefix(r.URL.Path, TextPrefix) {
+			b, ct = text, TextType
+		}
+		h.Set("Content-Type", ct)
 		h.Set("Content-Length", length)
 		h.Set("Cache-Control", cc)
 		h.Set("Etag", etag)
@@ -74,6 +108,6 @@ func Handler(body []byte, delay time.Duration) http.Handler {
 		if r.Method == http.MethodHead {
 			return
 		}
-		_, _ = w.Write(body)
+		_, _ = w.Write(b)
 	})
 }

@@ -6,6 +6,8 @@
 #
 #   a  plain server, cacheable path          what Go serves from memory with no proxy
 #   b  proxy, same path, warmed (a hit)      target: b/a >= 0.85 at 1KiB, >= 0.90 at 100KiB
+#   ti, tg, tb, tz                           proxy hit on a text path (text/plain, same size): identity,
+#                                            and the stored gzip, br and zstd copies (--compress)
 #   o  origin, no-store path                 the origin direct: c's baseline
 #   c  proxy, no-store path (pass-through)   what the proxy adds to a zero-work origin
 #   r  stock httputil.ReverseProxy, no-store what any Go reverse proxy adds: c's floor
@@ -132,10 +134,11 @@ proc_cpu() {                                                                  # 
 # load runs wrk against url with conns connections and sets rps, p50, p99 (µs), errs,
 # and other: the share of the machine's CPU that neither wrk nor our servers used
 # during the run (other tenants, steal). Figures taken with other above a few % are noise.
-load() { # url conns
-	local out busy0 ours0 t0 wrk_cpu elapsed hz
+load() { # url conns [header]
+	local out busy0 ours0 t0 wrk_cpu elapsed hz hdr=()
+	[[ -n ${3:-} ]] && hdr=(-H "$3")
 	busy0=$(cpu_busy) ours0=$(proc_cpu "${servers[@]}") t0=$(date +%s.%N)
-	out=$({ TIMEFORMAT='%U %S'; time "${wrk_pin[@]}" wrk -t"$(($2 < THREADS ? $2 : THREADS))" -c"$2" -d"$DURATION" --latency "$1" >"$work/wrk.out"; } 2>&1)
+	out=$({ TIMEFORMAT='%U %S'; time "${wrk_pin[@]}" wrk -t"$(($2 < THREADS ? $2 : THREADS))" -c"$2" -d"$DURATION" --latency "${hdr[@]}" "$1" >"$work/wrk.out"; } 2>&1)
 	wrk_cpu=$(tail -n 1 <<<"$out" | awk '{print $1 + $2}') # time's line comes last
 	elapsed=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN {print t1 - t0}')
 	hz=$(getconf CLK_TCK)
@@ -149,9 +152,10 @@ load() { # url conns
 }
 
 declare -A RPS P50
+text_rows=()
 rows=()
-run() { # id size label url conns
-	load "$4" "$5"
+run() { # id size label url conns [header]
+	load "$4" "$5" "${6:-}"
 	RPS[$1.$2]=$rps P50[$1.$2]=$p50
 	rows+=("$(printf '%-7s %-8s %-34s %6s %10s %9s %9s %6s  %s' "$2" "$1" "$3" "$5" "$rps" "$p50" "$p99" "$other" "${errs:-}")")
 	echo "  ${rows[-1]}" >&2
@@ -193,9 +197,19 @@ for size in $SIZES; do
 	got=$(curl -fsS -D - -o /dev/null "$proxy/nostore/x" | tr -d '\r' | awk -F': ' 'tolower($1) == "cache-status" {print $2}')
 	[[ $got == *"detail=no-store"* ]] || { echo "pass-through: Cache-Status $got on $proxy/nostore/x, want no-store" >&2; exit 1; }
 
+	curl -fsS -o /dev/null "$proxy/text/x"
+	for c in gzip br zstd; do
+		got=$(curl -fsS -H "Accept-Encoding: $c" -D - -o /dev/null "$proxy/text/x" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" {print $2}')
+		[[ $got == "$c" ]] || { echo "text hit: Content-Encoding $got for Accept-Encoding $c, want $c" >&2; exit 1; }
+	done
+
 	echo "body $sz" >&2
 	run a "$sz" "plain server, cacheable" "$plain/cacheable" "$CONNS"
 	run b "$sz" "proxy hit" "$proxy/cacheable" "$CONNS"
+	run ti "$sz" "proxy hit, text, identity" "$proxy/text/x" "$CONNS"
+	for c in gzip br zstd; do
+		run "t${c:0:1}" "$sz" "proxy hit, text, $c copy" "$proxy/text/x" "$CONNS" "Accept-Encoding: $c"
+	done
 	run o "$sz" "origin direct, no-store" "$origin/nostore/x" "$CONNS"
 	run c "$sz" "proxy pass-through, no-store" "$proxy/nostore/x" "$CONNS"
 	run r "$sz" "stock ReverseProxy, no-store" "$stock/nostore/x" "$CONNS"
@@ -216,6 +230,13 @@ for size in $SIZES; do
 	stop "$ppid" "$rpid" "$opid" "$apid"
 done
 
+text_summary() { # size: the text rows' req/s against identity
+	local c line="$1"
+	for c in gzip br zstd; do
+		line+=$(printf '  %s %sx' "$c" "$(ratio "${RPS[t${c:0:1}.$1]}" "${RPS[ti.$1]}")")
+	done
+	echo "$line"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 overhead() { awk -v c="$1" -v o="$2" 'BEGIN { if (o > 0) printf "%+.0f%%", (c / o - 1) * 100; else print "n/a" }'; }
 
@@ -243,7 +264,11 @@ for size in $SIZES; do
 	if ((LAT_CONNS > 0)); then
 		unl="+$((P50[c1.$sz] - P50[o1.$sz])) µs ($(overhead "${P50[c1.$sz]}" "${P50[r1.$sz]}"))"
 	fi
+	text_rows+=("$(text_summary "$sz")")
 	printf '%-7s %-18s %-20s %-22s %-24s %-20s\n' "$sz" "$(ratio "${RPS[b.$sz]}" "${RPS[a.$sz]}") (>= $target)" "$slow" \
 		"$(overhead "${P50[c.$sz]}" "${P50[o.$sz]}")" \
 		"$(overhead "${P50[c.$sz]}" "${P50[r.$sz]}"), $(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$unl"
 done
+echo
+echo "text hit, req/s of each stored copy against identity (ti):"
+for r in "${text_rows[@]}"; do echo "  $r"; done

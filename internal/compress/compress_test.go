@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/caching-proxy/caching-proxy/internal/bench"
 )
 
 var text = []byte(strings.Repeat("<p>The same paragraph, again and again, compresses well.</p>\n", 200))
@@ -194,4 +196,28 @@ func validToken(mediaType string) bool {
 		}
 	}
 	return strings.Count(mediaType, "/") == 1
+}
+
+// BenchmarkEncode is the cost of making one stored copy of 100 KiB of text, per
+// coding: what a miss that fills a compressible entry waits for.
+//
+//	go test -run '^$' -bench Encode -benchmem ./internal/compress/
+func BenchmarkEncode(b *testing.B) {
+	src := bench.Text(100 << 10)
+	c := New()
+	for _, coding := range Codings {
+		b.Run(coding, func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				out, err := c.Encode(coding, src)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(out)
+			}
+			b.ReportMetric(float64(len(src))/float64(n), "ratio")
+		})
+	}
 }

@@ -3,32 +3,45 @@ package policy
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 )
 
 // knownCodings are the content codings whose acceptance the Accept-Encoding part of a
 // secondary key spells out: those the proxy or an origin commonly produces.
-var knownCodings = []string{"br", "deflate", "gzip", "identity", "zstd"}
+var knownCodings = knownCodingsA[:]
 
 // AcceptEncoding is what a request's Accept-Encoding field means (RFC 9110 §12.5.3):
 // a weight per named coding and, when "*" is listed, one for every other coding.
 type AcceptEncoding struct {
-	Present bool               // the field was sent (an absent field differs from an empty one)
-	q       map[string]float64 // lower-cased coding -> weight, first listing wins
-	star    float64            // weight of "*"; -1 when not listed
+	Present bool                        // the field was sent (an absent field differs from an empty one)
+	known   [len(knownCodingsA)]float64 // weights of knownCodings; -1 when not listed
+	others  map[string]float64          // other lower-cased codings -> weight; first listing wins
+	star    float64                     // weight of "*"; -1 when not listed
 }
+
+// knownCodingsA sizes AcceptEncoding.known; it is knownCodings as an array.
+var knownCodingsA = [...]string{"br", "deflate", "gzip", "identity", "zstd"}
 
 // ParseAcceptEncoding reads every Accept-Encoding field line of h. Codings are
 // case-insensitive; "x-gzip" and "x-compress" are "gzip" and "compress" (§8.4.1).
-// A member with a malformed weight is ignored rather than guessed at.
+// A member with a malformed weight is ignored rather than guessed at. The header
+// browsers send is parsed without allocating: it runs on every hit that chooses a coding.
 func ParseAcceptEncoding(h http.Header) AcceptEncoding {
 	vals, ok := h["Accept-Encoding"]
 	a := AcceptEncoding{Present: ok, star: -1}
+	for i := range a.known {
+		a.known[i] = -1
+	}
 	for _, line := range vals {
-		for _, member := range strings.Split(line, ",") {
+		for line != "" {
+			member := line
+			if i := strings.IndexByte(line, ','); i >= 0 {
+				member, line = line[:i], line[i+1:]
+			} else {
+				line = ""
+			}
 			coding, params, _ := strings.Cut(member, ";")
-			coding = asciiLower(strings.TrimSpace(coding))
+			coding = strings.TrimSpace(coding)
 			if coding == "" {
 				continue
 			}
@@ -36,34 +49,55 @@ func ParseAcceptEncoding(h http.Header) AcceptEncoding {
 			if !ok {
 				continue
 			}
-			switch coding {
-			case "x-gzip":
-				coding = "gzip"
-			case "x-compress":
-				coding = "compress"
-			}
-			if coding == "*" {
-				if a.star < 0 {
-					a.star = q
-				}
-				continue
-			}
-			if a.q == nil {
-				a.q = map[string]float64{}
-			}
-			if _, seen := a.q[coding]; !seen {
-				a.q[coding] = q
-			}
+			a.add(coding, q)
 		}
 	}
 	return a
+}
+
+// add records the first weight given a coding.
+func (a *AcceptEncoding) add(coding string, q float64) {
+	if coding == "*" {
+		if a.star < 0 {
+			a.star = q
+		}
+		return
+	}
+	for i, k := range knownCodingsA {
+		if asciiEqualFold(coding, k) {
+			if a.known[i] < 0 {
+				a.known[i] = q
+			}
+			return
+		}
+	}
+	coding = asciiLower(coding)
+	switch coding {
+	case "x-gzip":
+		a.add("gzip", q)
+		return
+	case "x-compress":
+		coding = "compress"
+	}
+	if a.others == nil {
+		a.others = map[string]float64{}
+	}
+	if _, seen := a.others[coding]; !seen {
+		a.others[coding] = q
+	}
 }
 
 // weight reads the q parameter of a member's parameters (RFC 9110 §12.4.2): 1 when
 // absent; ok is false for a weight that is not a qvalue.
 func weight(params string) (float64, bool) {
 	q := 1.0
-	for _, p := range strings.Split(params, ";") {
+	for params != "" {
+		p := params
+		if i := strings.IndexByte(params, ';'); i >= 0 {
+			p, params = params[:i], params[i+1:]
+		} else {
+			params = ""
+		}
 		name, value, found := strings.Cut(p, "=")
 		if !found || !strings.EqualFold(strings.TrimSpace(name), "q") {
 			continue // another parameter: not ours to judge
@@ -72,7 +106,7 @@ func weight(params string) (float64, bool) {
 		if !validQ(v) {
 			return 0, false
 		}
-		q, _ = strconv.ParseFloat(v, 64)
+		q = parseQ(v)
 	}
 	return q, true
 }
@@ -96,14 +130,37 @@ func validQ(s string) bool {
 	return true
 }
 
+// parseQ reads a qvalue validQ accepted, without strconv's allocation on error paths.
+func parseQ(s string) float64 {
+	q := float64(s[0] - '0')
+	scale := 0.1
+	for i := 2; i < len(s); i++ {
+		q += float64(s[i]-'0') * scale
+		scale /= 10
+	}
+	return q
+}
+
 // Q returns the weight the request gives a coding; 0 means not acceptable.
 // "identity" is acceptable unless excluded by "identity;q=0", or by "*;q=0" with
 // no entry of its own (§12.5.3). An empty field accepts identity only.
 func (a AcceptEncoding) Q(coding string) float64 {
-	coding = asciiLower(coding)
-	if q, ok := a.q[coding]; ok {
+	for i, k := range knownCodingsA {
+		if asciiEqualFold(coding, k) {
+			if a.known[i] >= 0 {
+				return a.known[i]
+			}
+			return a.fallback(k)
+		}
+	}
+	if q, ok := a.others[asciiLower(coding)]; ok {
 		return q
 	}
+	return a.fallback(coding)
+}
+
+// fallback is the weight of a coding the field does not name.
+func (a AcceptEncoding) fallback(coding string) float64 {
 	if a.star >= 0 {
 		return a.star
 	}
@@ -126,8 +183,8 @@ func (a AcceptEncoding) Key() string {
 		}
 	}
 	var others []string
-	for c, q := range a.q {
-		if q > 0 && !slices.Contains(knownCodings, c) {
+	for c, q := range a.others {
+		if q > 0 {
 			others = append(others, c)
 		}
 	}
@@ -171,4 +228,22 @@ func asciiLower(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// asciiEqualFold reports whether s and lower (lower-case ASCII) are equal ignoring
+// ASCII case only.
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

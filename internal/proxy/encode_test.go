@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/compress"
+	"github.com/caching-proxy/caching-proxy/internal/policy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -413,5 +416,54 @@ func TestVaryAcceptEncodingNormalised(t *testing.T) {
 	}
 	if got := o.calls.Load(); got != 2 {
 		t.Errorf("origin saw %d requests, want 2 (Chrome's variant, Safari's)", got)
+	}
+}
+
+// mapShared is a shared tier in memory, as two replicas would see Redis.
+type mapShared struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *mapShared) Get(key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[key]
+	return b, ok
+}
+
+func (s *mapShared) Set(key string, value []byte, _ time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = value
+}
+
+func (s *mapShared) Del(keys ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		delete(s.m, k)
+	}
+}
+
+// A replica that reads an entry from the shared tier serves it in every coding too,
+// and finds it under the same normalised key.
+func TestSharedTierEntryServedCompressed(t *testing.T) {
+	o := identityOrigin(t, "max-age=60", "text/html", page)
+	shared := &mapShared{m: map[string][]byte{}}
+	tweak := func(opt *Options) {
+		withCompression(opt)
+		opt.Shared = shared
+		opt.Key = policy.KeyRules{IgnoreQuery: []string{"utm_*"}}
+	}
+	a, b := newTestProxy(t, o.URL, tweak), newTestProxy(t, o.URL, tweak)
+	a.raw(t, "GET", "/p?utm_source=a")
+	resp, body := b.raw(t, "GET", "/p?utm_medium=b", "Accept-Encoding", "br")
+	wantStatus(t, resp, "HIT", "hit")
+	if resp.Header.Get("Content-Encoding") != "br" || !bytes.Equal(decodeAs(t, "br", body), page) {
+		t.Errorf("replica B: coding %q; want br of the page", resp.Header.Get("Content-Encoding"))
+	}
+	if got := o.calls.Load(); got != 1 {
+		t.Errorf("origin saw %d requests, want 1", got)
 	}
 }
