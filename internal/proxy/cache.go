@@ -63,7 +63,7 @@ func (h *Handler) put(key string, e *entry) {
 
 func (h *Handler) set(key string, e *entry, keep time.Duration) {
 	h.store.Set(key, e, keep)
-	if h.opt.Shared != nil && e.size <= h.opt.MaxSharedSize {
+	if h.opt.Shared != nil && e.sharedSize() <= h.opt.MaxSharedSize {
 		h.opt.Shared.Set(key, e.encode(), keep)
 	}
 	// ristretto applies Sets asynchronously; wait so the very next request sees it.

@@ -27,6 +27,16 @@ type codings struct {
 	offered []string          // the codings held, in the order they are preferred
 	views   map[string]*entry // coding -> representation
 	bodies  map[string][]byte // coding -> bytes, reused when a 304 refreshes the header
+	extra   int64             // bytes they add to the entry's size
+}
+
+// sharedSize is the entry's size as the shared tier holds it: without the copies,
+// which each replica makes for itself.
+func (e *entry) sharedSize() int64 {
+	if e.codings == nil {
+		return e.size
+	}
+	return e.size - e.codings.extra
 }
 
 // compressible are the codings the proxy makes, in order of preference, then identity.
@@ -80,6 +90,7 @@ func (h *Handler) addCodings(e *entry, prev *entry) {
 		return // one representation: nothing to choose, nothing to add
 	}
 	cs := &codings{origin: origin, views: map[string]*entry{}, bodies: bodies}
+	before := e.size
 	for _, coding := range compressible {
 		b, ok := bodies[coding]
 		if !ok {
@@ -93,6 +104,7 @@ func (h *Handler) addCodings(e *entry, prev *entry) {
 		}
 		e.size += headerSize(v.header)
 	}
+	cs.extra = e.size - before
 	e.codings = cs
 }
 
