@@ -34,6 +34,7 @@ func (h *Handler) markStale(x *exchange, stored *entry, now time.Time) {
 	f.Lifetime = min(f.Lifetime, f.Age(now))
 	// x.in matched the stored variant (lookup), so the copy lands on the same one.
 	e := newEntry(stored.status, stored.header, stored.body, f, x.in.Header)
+	h.addCodings(e, stored) // the same body: its copies are kept, not made again
 	if e.retention(now, h.opt.StaleIfError) <= 0 {
 		h.drop(x.key)
 		return
