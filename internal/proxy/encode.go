@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"slices"
@@ -198,12 +199,15 @@ func (h *Handler) decodeForClient(in *http.Request, resp *http.Response, stored 
 		}
 		return
 	}
-	dec, err := h.codec.NewReader(origin, resp.Body)
+	rec := &recorder{r: resp.Body, on: true}
+	dec, err := h.codec.NewReader(origin, rec)
 	if err != nil {
-		// Not even a valid header: relay it as it came rather than fail the request.
+		// Not even a valid header: relay it as it came, the bytes the decoder read first.
 		h.log.Warn("origin body does not decode as its Content-Encoding", "coding", origin, "err", err)
+		resp.Body = decodedBody{Reader: io.MultiReader(bytes.NewReader(rec.buf), resp.Body), dec: io.NopCloser(nil), body: resp.Body}
 		return
 	}
+	rec.on, rec.buf = false, nil
 	resp.Body = decodedBody{Reader: dec, dec: dec, body: resp.Body}
 	resp.ContentLength = -1
 	for _, f := range append([]string{"Content-Encoding", "Content-Length"}, representationFields...) {
@@ -225,6 +229,22 @@ type decodedBody struct {
 func (d decodedBody) Close() error {
 	d.dec.Close()
 	return d.body.Close()
+}
+
+// recorder keeps what is read through it while on, so a decoder that fails on the
+// first bytes can give them back.
+type recorder struct {
+	r   io.Reader
+	on  bool
+	buf []byte
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if r.on {
+		r.buf = append(r.buf, p[:n]...)
+	}
+	return n, err
 }
 
 func sameBytes(a, b []byte) bool {

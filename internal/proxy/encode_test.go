@@ -467,3 +467,22 @@ func TestSharedTierEntryServedCompressed(t *testing.T) {
 		t.Errorf("origin saw %d requests, want 1", got)
 	}
 }
+
+// A body labelled gzip that is not gzip reaches a client without gzip as it came,
+// every byte of it, rather than truncated by the decoder that gave up on it.
+func TestUndecodableOriginBodyRelayedWhole(t *testing.T) {
+	junk := []byte(strings.Repeat("not gzip at all ", 100))
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(junk)
+	})
+	p := newTestProxy(t, o.URL, withCompression)
+	for _, xc := range []string{"MISS", "HIT"} {
+		resp, body := p.raw(t, "GET", "/junk")
+		if resp.Header.Get("X-Cache") != xc || !bytes.Equal(body, junk) || resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("%s: X-Cache %q, %d bytes, coding %q; want the origin's %d bytes as labelled", xc, resp.Header.Get("X-Cache"), len(body), resp.Header.Get("Content-Encoding"), len(junk))
+		}
+	}
+}
