@@ -25,7 +25,7 @@ type Compression struct {
 // size; a hit only chooses one.
 type codings struct {
 	origin  string            // the coding the origin sent ("identity" for none)
-	offered []string          // the codings held, in the order they are preferred
+	offered []string          // the codings held, preferred in this order: an origin's coding, then compressible's
 	views   map[string]*entry // coding -> representation
 	bodies  map[string][]byte // coding -> bytes, reused when a 304 refreshes the header
 	extra   int64             // bytes they add to the entry's size
@@ -73,7 +73,9 @@ func (h *Handler) addCodings(e *entry, prev *entry) {
 			}
 			bodies[compress.Identity] = identity
 		}
-		if c.Types.Match(e.header.Get("Content-Type")) && int64(len(identity)) >= c.MinSize {
+		// Copies are made from identity only: an origin that compressed chose its
+		// coding, and every client that accepts it gets the origin's own bytes.
+		if origin == compress.Identity && c.Types.Match(e.header.Get("Content-Type")) && int64(len(identity)) >= c.MinSize {
 			for _, coding := range compress.Codings {
 				if _, have := bodies[coding]; have {
 					continue
@@ -92,8 +94,15 @@ func (h *Handler) addCodings(e *entry, prev *entry) {
 	}
 	cs := &codings{origin: origin, views: map[string]*entry{}, bodies: bodies}
 	before := e.size
-	for _, coding := range compressible {
+	order := compressible
+	if origin != compress.Identity {
+		order = append([]string{origin}, compressible...)
+	}
+	for _, coding := range order {
 		b, ok := bodies[coding]
+		if _, done := cs.views[coding]; done {
+			continue
+		}
 		if !ok {
 			continue
 		}
@@ -133,8 +142,8 @@ func (e *entry) view(coding, origin string, b []byte) *entry {
 }
 
 // representation chooses what a request is answered with from a stored entry: the
-// coding the client weighs highest, zstd, br and gzip before identity on a tie
-// (policy.PreferredEncoding). A Range request is answered on the bytes the origin
+// coding the client weighs highest (policy.PreferredEncoding); on a tie the origin's
+// own coding, then zstd, br, gzip, identity. A Range request is answered on the bytes the origin
 // sent when the client accepts their coding, else on identity, never on a copy the
 // proxy made. A request saying no-transform gets the origin's bytes.
 func (h *Handler) representation(r *http.Request, e *entry) *entry {
