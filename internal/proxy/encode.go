@@ -208,6 +208,12 @@ func (h *Handler) decodeForClient(in *http.Request, resp *http.Response, stored 
 		}
 		return
 	}
+	if in.Method == http.MethodHead {
+		// No body to decode: the fields GET would get (RFC 9110 §9.3.2).
+		resp.ContentLength = -1
+		decodedFields(resp.Header)
+		return
+	}
 	rec := &recorder{r: resp.Body, on: true}
 	dec, err := h.codec.NewReader(origin, rec)
 	if err != nil {
@@ -219,13 +225,32 @@ func (h *Handler) decodeForClient(in *http.Request, resp *http.Response, stored 
 	rec.on, rec.buf = false, nil
 	resp.Body = decodedBody{Reader: dec, dec: dec, body: resp.Body}
 	resp.ContentLength = -1
+	decodedFields(resp.Header)
+}
+
+// decodedFields turns an origin response's fields into those of its decoded form.
+func decodedFields(h http.Header) {
 	for _, f := range append([]string{"Content-Encoding", "Content-Length"}, representationFields...) {
-		delete(resp.Header, f)
+		delete(h, f)
 	}
-	if etag := resp.Header.Get("Etag"); etag != "" {
-		resp.Header["Etag"] = []string{policy.WeakETag(etag)}
+	if etag := h.Get("Etag"); etag != "" {
+		h["Etag"] = []string{policy.WeakETag(etag)}
 	}
-	resp.Header["Vary"] = policy.VaryWith(resp.Header["Vary"], "Accept-Encoding")
+	h["Vary"] = policy.VaryWith(h["Vary"], "Accept-Encoding")
+}
+
+// headLikeGet gives a HEAD the cache forwarded the fields a GET of the same response
+// would get from compression: HEAD answers match GET.
+func (h *Handler) headLikeGet(x *exchange, resp *http.Response) {
+	if h.opt.Compression == nil || x == nil || x.in.Method != http.MethodHead || x.req == nil {
+		return
+	}
+	d, _ := policy.ParseResponse(resp.Header)
+	stored, _ := policy.Storable(policy.Exchange{
+		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
+		Status: resp.StatusCode, Header: resp.Header, Directives: d,
+	})
+	h.decodeForClient(x.in, resp, stored)
 }
 
 // decodedBody is an origin body read through a decoder; closing it closes both.

@@ -487,3 +487,38 @@ func TestUndecodableOriginBodyRelayedWhole(t *testing.T) {
 		}
 	}
 }
+
+// A HEAD the cache forwards gets the fields a GET of the same response gets.
+func TestHeadMissMatchesGetMiss(t *testing.T) {
+	gz, _ := compress.New().Encode("gzip", page)
+	for _, tt := range []struct {
+		name, coding string
+		body         []byte
+	}{{"identity origin", "", page}, {"gzip origin", "gzip", gz}} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("ETag", `"h1"`)
+				if tt.coding != "" {
+					w.Header().Set("Content-Encoding", tt.coding)
+				}
+				w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
+				if r.Method != http.MethodHead {
+					w.Write(tt.body)
+				}
+			})
+			p := newTestProxy(t, o.URL, withCompression)
+			head, _ := p.raw(t, "HEAD", "/h")
+			get, _ := p.raw(t, "GET", "/h?other") // another key: a miss too
+			if get.Header.Get("X-Cache") != "MISS" || head.Header.Get("X-Cache") != "MISS" {
+				t.Fatalf("want two misses, got %q, %q", head.Header.Get("X-Cache"), get.Header.Get("X-Cache"))
+			}
+			for _, f := range []string{"Content-Encoding", "Content-Length", "Etag", "Vary"} {
+				if head.Header.Get(f) != get.Header.Get(f) {
+					t.Errorf("HEAD %s = %q, GET's %q", f, head.Header.Get(f), get.Header.Get(f))
+				}
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ func (h *Handler) pass(req *http.Request, x *exchange) (*http.Response, error) {
 	detail := "fwd=bypass"
 	if x != nil && x.kind == passBypass && x.in.Method == http.MethodHead {
 		detail = "fwd=miss"
+		h.headLikeGet(x, resp)
 	}
 	markForwarded(resp, detail)
 	return resp, nil
