@@ -60,7 +60,7 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		BodyTimeout:   cfg.BodyTimeout,
 		Logger:        log,
 		Shared:        shared.store(),
-		Key:           policy.KeyRules{IgnoreQuery: cfg.KeyIgnoreQuery, OnlyQuery: cfg.KeyOnlyQuery, SortQuery: cfg.KeySortQuery},
+		Key:           policy.KeyRules{IgnoreQuery: config.Trimmed(cfg.KeyIgnoreQuery), OnlyQuery: config.Trimmed(cfg.KeyOnlyQuery), SortQuery: cfg.KeySortQuery},
 		Compression:   compression,
 	})
 	shared.attach(h)
@@ -102,7 +102,7 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("caching-proxy started", "version", version,
 		"listen", listeners[0].scheme()+"://"+public.Addr().String(), "protocols", listeners[0].srv.Protocols.String(),
-		"origin", cfg.Origin, "admin", listeners[1].scheme()+"://"+adminLn.Addr().String(), "cache_size", cfg.CacheSize.String())
+		"origin", cfg.Origin, "admin", listeners[1].scheme()+"://"+adminLn.Addr().String(), "cache_size", cfg.CacheSize.String(), "compress", cfg.Compress)
 
 	select {
 	case err = <-errc:

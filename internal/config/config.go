@@ -181,13 +181,13 @@ func (c Config) Validate() error {
 	}
 	for flag, list := range map[string][]string{"key-ignore-query": c.KeyIgnoreQuery, "key-only-query": c.KeyOnlyQuery} {
 		for _, p := range list {
-			if p == "" || strings.ContainsAny(p, "&=#?% \t") {
+			if p = strings.TrimSpace(p); p == "" || strings.ContainsAny(p, "&=#?% \t") {
 				bad(flag, "%q is not a parameter name pattern (names and *, e.g. utm_*,fbclid)", p)
 			}
 		}
 	}
 	for _, p := range c.CompressTypes {
-		if !validTypePattern(p) {
+		if !validTypePattern(strings.TrimSpace(p)) {
 			bad("compress-types", "%q is not a media type pattern (try text/*, application/json or application/*+xml)", p)
 		}
 	}
@@ -250,6 +250,15 @@ func (b *Bytes) Set(s string) error {
 
 // Type names the value in help text.
 func (b *Bytes) Type() string { return "bytes" }
+
+// Trimmed returns list with the space around each member removed ("utm_*, fbclid").
+func Trimmed(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		out = append(out, strings.TrimSpace(s))
+	}
+	return out
+}
 
 // validTypePattern accepts "type/subtype", "type/*" and "type/*+suffix".
 func validTypePattern(p string) bool {

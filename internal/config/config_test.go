@@ -60,6 +60,10 @@ func TestValidate(t *testing.T) {
 		{"admin tls cert without key", func(c *Config) { c.AdminTLSCert = "c.pem" }, "--admin-tls-key"},
 		{"admin tls key without cert", func(c *Config) { c.AdminTLSKey = "k.pem" }, "--admin-tls-cert"},
 		{"key globs", func(c *Config) { c.KeyIgnoreQuery = []string{"utm_*", "fbclid"}; c.KeyOnlyQuery = []string{"id"} }, ""},
+		{"spaces after commas are fine", func(c *Config) {
+			c.KeyIgnoreQuery = []string{"utm_*", " fbclid"}
+			c.CompressTypes = []string{"text/*", " application/json"}
+		}, ""},
 		{"empty key pattern", func(c *Config) { c.KeyIgnoreQuery = []string{"utm_*", ""} }, "--key-ignore-query"},
 		{"key pattern with =", func(c *Config) { c.KeyOnlyQuery = []string{"id=1"} }, "--key-only-query"},
 		{"key pattern with &", func(c *Config) { c.KeyIgnoreQuery = []string{"a&b"} }, "--key-ignore-query"},
