@@ -21,13 +21,17 @@ type Compression struct {
 // codings are the representations an entry may be served in, each an entry of its
 // own that shares the stored entry's freshness: its header names the coding and its
 // length, and for any other coding than the origin's a weak ETag (RFC 9110 §8.8.1)
-// and no digests. All are made once, when the entry is stored, and counted in its
-// size; a hit only chooses one.
+// and no digests. Copies the proxy compresses are made once, when the entry is
+// stored, and counted in its size; a hit only chooses one. What the origin compressed
+// is kept only as it came: the few clients that do not accept its coding get it
+// decoded on the way out (Varnish's http_gzip_support), rather than every entry
+// holding a decoded copy three or four times its size.
 type codings struct {
 	origin  string            // the coding the origin sent ("identity" for none)
 	offered []string          // the codings held, preferred in this order: an origin's coding, then compressible's
-	views   map[string]*entry // coding -> representation
-	bodies  map[string][]byte // coding -> bytes, reused when a 304 refreshes the header
+	views   map[string]*entry // coding -> representation; identity has no body when decoded per request
+	bodies  map[string][]byte // coding -> bytes the entry keeps, reused when a 304 refreshes the header
+	decoded int               // length of the decoded body, when the origin sent a coding
 	extra   int64             // bytes they add to the entry's size
 }
 
@@ -49,8 +53,8 @@ var representationFields = []string{"Content-Md5", "Digest", "Content-Digest", "
 
 // addCodings gives e its representations in other codings when compression is on
 // and the response may be transformed. prev, when not nil, is the entry e refreshes
-// (a 304): its bodies are reused, since e's body is the same. e must not yet be
-// visible to other requests.
+// (a 304 or a HEAD): its copies are reused, since e's body is the same. e must not
+// yet be visible to other requests.
 func (h *Handler) addCodings(e *entry, prev *entry) {
 	c := h.opt.Compression
 	if c == nil || e.marker || e.codings != nil || e.status != http.StatusOK || !policy.MayTransform(nil, e.header) {
@@ -60,66 +64,58 @@ func (h *Handler) addCodings(e *entry, prev *entry) {
 	if !ok || (origin != compress.Identity && !compress.Known(origin)) {
 		return
 	}
-	bodies := map[string][]byte{origin: e.body}
-	if prev != nil && prev.codings != nil && prev.codings.origin == origin && sameBytes(prev.body, e.body) {
-		bodies = prev.codings.bodies
-	} else {
-		identity := e.body
-		if origin != compress.Identity {
-			// What the origin compressed, decoded for clients that cannot decode it.
-			var err error
-			if identity, err = h.codec.Decode(origin, e.body, h.opt.MaxObjectSize); err != nil {
-				return // corrupt, or a bomb: serve the bytes as they came
-			}
-			bodies[compress.Identity] = identity
+	bodies, decoded := map[string][]byte{origin: e.body}, 0
+	switch {
+	case prev != nil && prev.codings != nil && prev.codings.origin == origin && sameBytes(prev.body, e.body):
+		bodies, decoded = prev.codings.bodies, prev.codings.decoded
+	case origin != compress.Identity:
+		// Decoded once here only to know that it decodes, within --max-object-size,
+		// and its length; no copies are made of what the origin compressed: it chose
+		// its coding, and every client that accepts it gets the origin's own bytes.
+		b, err := h.codec.Decode(origin, e.body, h.opt.MaxObjectSize)
+		if err != nil {
+			return // corrupt, or a bomb: serve the bytes as they came
 		}
-		// Copies are made from identity only: an origin that compressed chose its
-		// coding, and every client that accepts it gets the origin's own bytes.
-		if origin == compress.Identity && c.Types.Match(e.header.Get("Content-Type")) && int64(len(identity)) >= c.MinSize {
-			for _, coding := range compress.Codings {
-				if _, have := bodies[coding]; have {
-					continue
+		decoded = len(b)
+	case c.Types.Match(e.header.Get("Content-Type")) && int64(len(e.body)) >= c.MinSize:
+		for _, coding := range compress.Codings {
+			b, err := h.codec.Encode(coding, e.body)
+			if err != nil || len(b) >= len(e.body) {
+				continue // incompressible: not worth a copy
+			}
+			h.m.Compressed(coding, len(e.body), len(b))
+			bodies[coding] = b
+		}
+	}
+	cs := &codings{origin: origin, views: map[string]*entry{}, bodies: bodies, decoded: decoded}
+	before := e.size
+	if origin != compress.Identity {
+		cs.offered = []string{origin, compress.Identity}
+		cs.views[origin] = e.view(origin, origin, e.body, len(e.body))
+		cs.views[compress.Identity] = e.view(compress.Identity, origin, nil, decoded)
+	} else {
+		for _, coding := range compressible {
+			if b, ok := bodies[coding]; ok {
+				cs.offered = append(cs.offered, coding)
+				cs.views[coding] = e.view(coding, origin, b, len(b))
+				if coding != origin {
+					e.size += int64(len(b))
 				}
-				b, err := h.codec.Encode(coding, identity)
-				if err != nil || len(b) >= len(identity) {
-					continue // incompressible: not worth a copy
-				}
-				h.m.Compressed(coding, len(identity), len(b))
-				bodies[coding] = b
 			}
 		}
 	}
-	if len(bodies) < 2 {
+	if len(cs.offered) < 2 {
 		return // one representation: nothing to choose, nothing to add
 	}
-	cs := &codings{origin: origin, views: map[string]*entry{}, bodies: bodies}
-	before := e.size
-	order := compressible
-	if origin != compress.Identity {
-		order = append([]string{origin}, compressible...)
-	}
-	for _, coding := range order {
-		b, ok := bodies[coding]
-		if _, done := cs.views[coding]; done {
-			continue
-		}
-		if !ok {
-			continue
-		}
-		cs.offered = append(cs.offered, coding)
-		v := e.view(coding, origin, b)
-		cs.views[coding] = v
-		if coding != origin {
-			e.size += int64(len(b))
-		}
+	for _, v := range cs.views {
 		e.size += headerSize(v.header)
 	}
 	cs.extra = e.size - before
 	e.codings = cs
 }
 
-// view builds e's representation in coding from its bytes b.
-func (e *entry) view(coding, origin string, b []byte) *entry {
+// view builds e's representation in coding from its bytes b, n bytes long.
+func (e *entry) view(coding, origin string, b []byte, n int) *entry {
 	hd := make(http.Header, len(e.header)+1)
 	for k, v := range e.header {
 		hd[k] = v
@@ -130,7 +126,7 @@ func (e *entry) view(coding, origin string, b []byte) *entry {
 		if coding != compress.Identity {
 			hd["Content-Encoding"] = []string{coding}
 		}
-		hd["Content-Length"] = []string{strconv.Itoa(len(b))}
+		hd["Content-Length"] = []string{strconv.Itoa(n)}
 		if etag := e.header.Get("Etag"); etag != "" {
 			hd["Etag"] = []string{policy.WeakETag(etag)}
 		}
@@ -165,7 +161,16 @@ func (h *Handler) representation(r *http.Request, e *entry) *entry {
 	if !ok {
 		return cs.views[cs.origin]
 	}
-	return cs.views[coding]
+	v := cs.views[coding]
+	if coding != compress.Identity || cs.origin == compress.Identity || r.Method == http.MethodHead {
+		return v
+	}
+	// The origin's coding, decoded for this client (it decoded when stored).
+	b, err := h.codec.Decode(cs.origin, e.body, int64(cs.decoded))
+	if err != nil {
+		return cs.views[cs.origin]
+	}
+	return &entry{status: v.status, header: v.header, body: b, fresh: v.fresh, vary: v.vary, varyKey: v.varyKey}
 }
 
 // countServed records n body bytes served from e by their content coding.
