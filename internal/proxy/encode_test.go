@@ -296,6 +296,9 @@ func TestGzipOriginDecodedForClientsWithoutGzip(t *testing.T) {
 					}
 				}
 			}
+			if p.h.store.Wait(); vary == "" && p.h.store.Stats().Bytes >= int64(len(page)) {
+				t.Errorf("store holds %d bytes for %d of gzip: a decoded copy of %d is kept", p.h.store.Stats().Bytes, len(gz), len(page))
+			}
 			want := int64(1)
 			if vary != "" {
 				want = 5 // one variant per Accept-Encoding set
