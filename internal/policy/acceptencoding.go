@@ -8,19 +8,16 @@ import (
 
 // knownCodings are the content codings whose acceptance the Accept-Encoding part of a
 // secondary key spells out: those the proxy or an origin commonly produces.
-var knownCodings = knownCodingsA[:]
+var knownCodings = [...]string{"br", "deflate", "gzip", "identity", "zstd"}
 
 // AcceptEncoding is what a request's Accept-Encoding field means (RFC 9110 §12.5.3):
 // a weight per named coding and, when "*" is listed, one for every other coding.
 type AcceptEncoding struct {
-	Present bool                        // the field was sent (an absent field differs from an empty one)
-	known   [len(knownCodingsA)]float64 // weights of knownCodings; -1 when not listed
-	others  map[string]float64          // other lower-cased codings -> weight; first listing wins
-	star    float64                     // weight of "*"; -1 when not listed
+	Present bool                       // the field was sent (an absent field differs from an empty one)
+	known   [len(knownCodings)]float64 // weights of knownCodings; -1 when not listed
+	others  map[string]float64         // other lower-cased codings -> weight; first listing wins
+	star    float64                    // weight of "*"; -1 when not listed
 }
-
-// knownCodingsA sizes AcceptEncoding.known; it is knownCodings as an array.
-var knownCodingsA = [...]string{"br", "deflate", "gzip", "identity", "zstd"}
 
 // ParseAcceptEncoding reads every Accept-Encoding field line of h. Codings are
 // case-insensitive; "x-gzip" and "x-compress" are "gzip" and "compress" (§8.4.1).
@@ -63,7 +60,7 @@ func (a *AcceptEncoding) add(coding string, q float64) {
 		}
 		return
 	}
-	for i, k := range knownCodingsA {
+	for i, k := range knownCodings {
 		if asciiEqualFold(coding, k) {
 			if a.known[i] < 0 {
 				a.known[i] = q
@@ -145,7 +142,7 @@ func parseQ(s string) float64 {
 // "identity" is acceptable unless excluded by "identity;q=0", or by "*;q=0" with
 // no entry of its own (§12.5.3). An empty field accepts identity only.
 func (a AcceptEncoding) Q(coding string) float64 {
-	for i, k := range knownCodingsA {
+	for i, k := range knownCodings {
 		if asciiEqualFold(coding, k) {
 			if a.known[i] >= 0 {
 				return a.known[i]

@@ -162,7 +162,8 @@ func (h *Handler) representation(r *http.Request, e *entry) *entry {
 		return cs.views[cs.origin]
 	}
 	v := cs.views[coding]
-	if coding != compress.Identity || cs.origin == compress.Identity || r.Method == http.MethodHead {
+	if coding != compress.Identity || cs.origin == compress.Identity || r.Method == http.MethodHead ||
+		(hasConditional(r.Header) && policy.NotModified(r.Header, v.header, v.fresh.Received)) { // no body to send
 		return v
 	}
 	// The origin's coding, decoded for this client (it decoded when stored).

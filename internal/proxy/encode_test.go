@@ -296,6 +296,12 @@ func TestGzipOriginDecodedForClientsWithoutGzip(t *testing.T) {
 					}
 				}
 			}
+			for _, inm := range []string{`"g1"`, `W/"g1"`} {
+				resp, _ := p.raw(t, "GET", "/gz", "If-None-Match", inm)
+				if resp.StatusCode != http.StatusNotModified || resp.Header.Get("Etag") != `W/"g1"` {
+					t.Errorf("client without gzip, If-None-Match %s: %d, ETag %q; want 304, W/\"g1\"", inm, resp.StatusCode, resp.Header.Get("Etag"))
+				}
+			}
 			if p.h.store.Wait(); vary == "" && p.h.store.Stats().Bytes >= int64(len(page)) {
 				t.Errorf("store holds %d bytes for %d of gzip: a decoded copy of %d is kept", p.h.store.Stats().Bytes, len(gz), len(page))
 			}
