@@ -186,6 +186,28 @@ func (h *Handler) countServed(e *entry, n int) {
 	h.m.Served(coding, n)
 }
 
+// copyOnMissMax is the largest miss read whole before it is answered, so that its
+// client gets a compressed copy too; larger ones stream as the origin sends them.
+const copyOnMissMax = 256 << 10
+
+// answerFromCopy reports whether a miss should be read whole into the store and
+// answered from the entry, so that the client that fills it gets the coding it
+// prefers, as every later one does: an identity response of a compressible type and
+// a known length between --compress-min-size and copyOnMissMax, for a client that
+// prefers a coding to identity. Unknown lengths (streams) and larger bodies stream.
+func (h *Handler) answerFromCopy(in *http.Request, resp *http.Response) bool {
+	c := h.opt.Compression
+	if c == nil || resp.ContentLength < max(c.MinSize, 1) || resp.ContentLength > copyOnMissMax ||
+		!c.Types.Match(resp.Header.Get("Content-Type")) || !policy.MayTransform(in.Header, resp.Header) {
+		return false
+	}
+	if origin, ok := policy.ContentCoding(resp.Header); !ok || origin != compress.Identity {
+		return false
+	}
+	coding, ok := policy.PreferredEncoding(in.Header, compressible)
+	return ok && coding != compress.Identity
+}
+
 // decodeForClient is the miss path's half of compression: when the origin sent a
 // coding the client does not accept, the response is decoded on its way out while
 // the store keeps the origin's bytes; when the response will be stored and served in

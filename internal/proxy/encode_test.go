@@ -531,3 +531,56 @@ func TestHeadMissMatchesGetMiss(t *testing.T) {
 		})
 	}
 }
+
+// The client whose miss fills the entry gets the coding it prefers too, when the
+// body is small enough to read whole first; a large or unknown-length body streams
+// as the origin sends it.
+func TestMissServedFromCopy(t *testing.T) {
+	large := bytes.Repeat(page, 300<<10/len(page)+1)
+	for _, tt := range []struct {
+		name    string
+		body    []byte
+		chunked bool
+		want    string
+	}{
+		{"small body", page, false, "br"},
+		{"past copyOnMissMax", large, false, ""},
+		{"unknown length", page, true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("ETag", `"m1"`)
+				if tt.chunked {
+					w.Write(tt.body[:10])
+					w.(http.Flusher).Flush()
+					w.Write(tt.body[10:])
+					return
+				}
+				w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
+				w.Write(tt.body)
+			})
+			p := newTestProxy(t, o.URL, withCompression, func(opt *Options) { opt.MaxObjectSize = 1 << 20 })
+			resp, body := p.raw(t, "GET", "/m", "Accept-Encoding", "br, gzip")
+			wantStatus(t, resp, "MISS", "fwd=miss; stored")
+			if got := resp.Header.Get("Content-Encoding"); got != tt.want {
+				t.Fatalf("miss: Content-Encoding %q, want %q", got, tt.want)
+			}
+			if got := decodeAs(t, tt.want, body); !bytes.Equal(got, tt.body) {
+				t.Fatalf("miss body decodes to %d bytes, want the origin's %d", len(got), len(tt.body))
+			}
+			if !hasVaryAE(resp) {
+				t.Errorf("miss: Vary = %q, want Accept-Encoding", resp.Header.Values("Vary"))
+			}
+			resp, body = p.raw(t, "GET", "/m", "Accept-Encoding", "br, gzip")
+			wantStatus(t, resp, "HIT", "hit")
+			if resp.Header.Get("Content-Encoding") != "br" || !bytes.Equal(decodeAs(t, "br", body), tt.body) {
+				t.Errorf("hit: Content-Encoding %q, want br of the origin's bytes", resp.Header.Get("Content-Encoding"))
+			}
+			if got := o.calls.Load(); got != 1 {
+				t.Errorf("origin saw %d requests, want 1", got)
+			}
+		})
+	}
+}

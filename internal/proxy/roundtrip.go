@@ -157,7 +157,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 		h.endFlight(x, e, false)
 	})
 	markForwarded(resp, fwd+"; stored")
-	if status == http.StatusOK && (hasConditional(x.in.Header) || x.in.Header.Get("Range") != "") {
+	if status == http.StatusOK && (hasConditional(x.in.Header) || x.in.Header.Get("Range") != "" || h.answerFromCopy(x.in, resp)) {
 		// The client wants part of the response, or only to know it has it: read it
 		// whole into the store, then answer from the entry.
 		_, _ = io.Copy(io.Discard, resp.Body)
