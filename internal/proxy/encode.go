@@ -139,9 +139,9 @@ func (e *entry) view(coding, origin string, b []byte, n int) *entry {
 
 // representation chooses what a request is answered with from a stored entry: the
 // coding the client weighs highest (policy.PreferredEncoding); on a tie the origin's
-// own coding, then zstd, br, gzip, identity. A Range request is answered on the bytes the origin
-// sent when the client accepts their coding, else on identity, never on a copy the
-// proxy made. A request saying no-transform gets the origin's bytes.
+// own coding, then zstd, br, gzip, identity. A Range request is answered on the bytes
+// the origin sent when the client accepts their coding, else on identity, never on a
+// copy the proxy made. A request saying no-transform gets the origin's bytes.
 func (h *Handler) representation(r *http.Request, e *entry) *entry {
 	cs := e.codings
 	if cs == nil {
