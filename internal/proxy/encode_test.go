@@ -36,7 +36,11 @@ func (p *testProxy) raw(t *testing.T, method, path string, kv ...string) (*http.
 	for i := 0; i+1 < len(kv); i += 2 {
 		req.Header.Add(kv[i], kv[i+1])
 	}
-	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	// The proxy's own client (HTTP/1.1, or HTTP/2 over TLS in the -h2 run), without
+	// the transparent gzip a Transport adds.
+	tr := p.Client().Transport.(*http.Transport).Clone()
+	tr.DisableCompression = true
+	c := &http.Client{Transport: tr}
 	t.Cleanup(c.CloseIdleConnections)
 	resp, err := c.Do(req)
 	if err != nil {
