@@ -3,7 +3,6 @@ package l2
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,50 +13,53 @@ import (
 // tier carries. A clear INCRs it, which makes every older key unreachable at once
 // (they expire by their TTLs); no KEYS or FLUSHDB is ever needed.
 //
-// The copy is what Redis last said, not the highest value seen: a Redis restarted
-// empty starts again at 0. Reads are lock-free. A read of cp:gen that was in flight
-// while a newer value arrived (this replica's own clear) is discarded, so a
-// refresh never puts back the generation a clear just left.
-type generation struct {
-	v   atomic.Int64
-	mu  sync.Mutex
-	seq uint64 // bumped by every update
-}
+// The copy never moves backwards. cp:gen can be lost while entries of older
+// generations live on: evicted under maxmemory, or its cluster master restarted
+// empty while the other masters kept their keys. Going back to a lower number would
+// make those entries, cleared long ago, reachable again. So a replica that finds
+// cp:gen lower than its copy writes its copy back (raiseGen), and a clear never
+// yields a number at or below what the clearing replica has seen (clearGen). Reads
+// are lock-free; a read that was in flight while a newer value arrived (this
+// replica's own clear) is lower, so it changes nothing.
+type generation struct{ v atomic.Int64 }
 
 func (g *generation) load() int64 { return g.v.Load() }
 
-// begin returns a ticket for a read of cp:gen about to start.
-func (g *generation) begin() uint64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.seq
-}
-
-// finish stores v, read with ticket, unless the generation was updated since the
-// read began. It reports whether the stored value changed.
-func (g *generation) finish(ticket uint64, v int64) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.seq != ticket {
-		return false
+// advance stores v if it is higher than the copy, and reports whether it was.
+func (g *generation) advance(v int64) bool {
+	for {
+		old := g.v.Load()
+		if v <= old {
+			return false
+		}
+		if g.v.CompareAndSwap(old, v) {
+			return true
+		}
 	}
-	return g.store(v)
 }
 
-// set stores v, which outdates reads in progress. It reports whether the value changed.
-func (g *generation) set(v int64) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.store(v)
-}
+// raiseGen sets cp:gen to ARGV[1] when it is lower (or absent) and returns what it holds then.
+var raiseGen = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local floor = tonumber(ARGV[1])
+if cur < floor then
+  redis.call('SET', KEYS[1], floor)
+  return floor
+end
+return cur`)
 
-func (g *generation) store(v int64) bool {
-	g.seq++
-	return g.v.Swap(v) != v
-}
+// clearGen INCRs cp:gen, going past ARGV[1] (the clearing replica's copy) if cp:gen was lost.
+var clearGen = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if n <= floor then
+  n = floor + 1
+  redis.call('SET', KEYS[1], n)
+end
+return n`)
 
 // refreshLoop re-reads the generation every refreshEvery, so a replica that missed a
-// clear converges within a second, and a tier that is down notices Redis is back.
+// clear converges within a second, and a server that is down is noticed when it is back.
 func (t *Tier) refreshLoop() {
 	defer t.wg.Done()
 	tick := time.NewTicker(refreshEvery)
@@ -69,35 +71,48 @@ func (t *Tier) refreshLoop() {
 		case <-tick.C:
 			ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
 			changed, _ := t.refresh(ctx)
+			t.probeDown(ctx)
 			cancel()
 			if changed { // a clear we did not hear of
 				t.opt.OnClear()
+			}
+			if t.usable() && t.pending.any() {
+				t.replay()
 			}
 		}
 	}
 }
 
 // refresh reads cp:gen, and reports whether the generation changed. It is also the
-// health probe: success brings the tier up, failure counts towards taking it down,
-// even an error reply (LOADING, NOAUTH): a Redis that cannot GET is of no use.
+// health probe of the server holding cp:gen (the only one, unless in a cluster):
+// success brings it up, failure counts towards taking it down, even an error reply
+// (LOADING, NOAUTH): a Redis that cannot GET is of no use.
 func (t *Tier) refresh(ctx context.Context) (changed bool, err error) {
-	ticket := t.gen.begin()
+	n := t.nodes.of(ctx, genKey)
 	gen, err := t.rdb.Get(ctx, genKey).Int64()
 	if errors.Is(err, redis.Nil) {
-		gen, err = 0, nil // never cleared, or Redis restarted empty
+		gen, err = 0, nil // never cleared, or lost
+	}
+	if err == nil && gen < t.gen.load() {
+		gen, err = raiseGen.Run(ctx, t.rdb, []string{genKey}, t.gen.load()).Int64()
+		if err == nil {
+			t.log.Warn("shared cache tier: cp:gen was lower than this replica had seen (evicted, or its server restarted empty); put back",
+				"generation", gen)
+		}
 	}
 	if err != nil {
 		if t.ctx.Err() == nil {
 			t.opt.Errors.Inc()
-			if t.failures.Add(1) >= downAfter {
-				t.markDown(err)
+			if n.failures.Add(1) >= downAfter {
+				n.markDown(err)
 			}
 		}
 		return false, err
 	}
-	t.answered()
-	changed = t.gen.finish(ticket, gen)
-	if t.markUp() || t.pending.any() {
+	changed = t.gen.advance(gen)
+	t.ready.Store(true)
+	n.answered()
+	if t.pending.any() {
 		t.replay()
 	}
 	return changed, nil

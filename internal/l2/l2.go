@@ -1,10 +1,11 @@
 // Package l2 is the cache tier the proxy's replicas share: their encoded entries in
-// Redis (or Valkey), under keys scoped by a generation number that a clear bumps, and
-// a pub/sub channel that tells every replica to drop its local copies when one of
-// them invalidates keys or clears. It never holds up a request: lookups and
-// invalidations have a short deadline, writes are queued and dropped when the queue
-// is full, and while Redis does not answer every lookup is a miss. What the stored
-// bytes mean is the proxy's business. docs/l2.md describes the whole scheme.
+// Redis or Valkey (one server, a Sentinel-managed master, or a Cluster), under keys
+// scoped by a generation number that a clear bumps, and a pub/sub channel that tells
+// every replica to drop its local copies when one of them invalidates keys or
+// clears. It never holds up a request: lookups, invalidations and fill leases have a
+// short deadline, writes are queued and dropped when the queue is full, and while a
+// server does not answer every lookup of its keys is a miss. What the stored bytes
+// mean is the proxy's business. docs/l2.md describes the whole scheme.
 package l2
 
 import (
@@ -13,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,13 +24,27 @@ import (
 
 // Options configure a Tier. Zero values are documented per field.
 type Options struct {
-	URL     string        // required: redis://[user:password@]host:port/db, rediss://..., or unix://
-	Timeout time.Duration // deadline of a lookup, an invalidation and a health probe; 0 means 50ms
+	// URL is required. Its scheme decides the mode: redis://[user:password@]host:port/db,
+	// rediss://..., unix://... for one server; redis+cluster://host:port?addr=host2:port
+	// (rediss+cluster) for a Cluster; redis+sentinel://sentinel:26379?addr=...&master_name=NAME
+	// for Sentinel. valkey, valkeys, valkey+cluster, ... are aliases.
+	URL     string
+	Timeout time.Duration // deadline of a lookup, an invalidation, a lease and a health probe; 0 means 50ms
+
+	// LeaseTime is how long a fill lease holds at most (SET NX PX): other replicas
+	// missing the same key wait up to this long for the holder's entry. 0 means 3s.
+	LeaseTime time.Duration
+	// MaxValueSize bounds a value once decompressed; a larger (or hostile) one is a
+	// miss. 0 means 64 MiB.
+	MaxValueSize int64
 
 	Hits   prometheus.Counter // lookups Redis answered; nil means not counted
 	Misses prometheus.Counter // lookups it did not have, or skipped while it is down; nil means not counted
 	Errors prometheus.Counter // failed or timed-out calls to Redis; nil means not counted
-	Up     prometheus.Gauge   // 1 while Redis answers, else 0; nil means not reported
+	Up     prometheus.Gauge   // 1 while Redis answers (a cluster: any master), else 0; nil means not reported
+	// LeaseExpired counts fill leases that expired before their holder released
+	// them (its origin fetch took longer than LeaseTime); nil means not counted.
+	LeaseExpired prometheus.Counter
 
 	Logger *slog.Logger // nil means slog.Default()
 
@@ -58,23 +72,28 @@ const (
 	batchBytes   = 1 << 20         // a pipeline stops taking writes past this many value bytes
 	pingEvery    = 3 * time.Second // a quiet subscription is pinged this often
 	maxPending   = 1024            // invalidations remembered while Redis is down
-	downAfter    = 3               // failed calls in a row that take the tier down
+	downAfter    = 3               // failed calls in a row that take a node down
 )
 
 // Tier is the shared cache tier. Its methods are safe for concurrent use.
 type Tier struct {
 	opt          Options
-	rdb          *redis.Client
+	mode         mode
+	rdb          redis.UniversalClient
 	log          *slog.Logger
 	writeTimeout time.Duration
+	codec        *codec
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	gen        generation
-	state      atomic.Int32                 // stateUnknown, stateUp or stateDown
-	failures   atomic.Int32                 // calls failed in a row
+	ready      atomic.Bool // the generation was read at least once: keys can be named
+	nodes      nodes       // each server's own judgement of whether it answers
+	up         atomic.Int32 // 1 while some server answers
+	judgeMu    sync.Mutex   // judge's, so a change is logged once
+	judged     bool         // the state was logged at least once
 	subscribed atomic.Bool                  // to log changes
 	lostSub    atomic.Bool                  // the subscription was lost at least once
 	ps         atomic.Pointer[redis.PubSub] // the current subscription, for Close
@@ -85,38 +104,28 @@ type Tier struct {
 	pending    pending
 }
 
-const (
-	stateUnknown int32 = iota
-	stateUp
-	stateDown
-)
-
-// New connects to the Redis at opt.URL. Only a malformed URL is an error: when Redis
-// does not answer, the tier starts down (every lookup a miss) and comes up by itself
-// once it does. ctx bounds the first probe only; Close stops the tier. go-redis's
-// own logging, which is process-wide, goes to opt.Logger at debug level.
+// New connects to Redis as opt.URL says. Only a malformed URL is an error: when
+// Redis does not answer, the tier starts down (every lookup a miss) and comes up by
+// itself once it does. ctx bounds the first probe only; Close stops the tier.
+// go-redis's own logging, which is process-wide, goes to opt.Logger at debug level.
 func New(ctx context.Context, opt Options) (*Tier, error) {
-	if _, err := url.Parse(opt.URL); err != nil {
-		return nil, errors.New("--redis-url: not a URL") // url.Error would repeat a password
-	}
-	ro, err := redis.ParseURL(opt.URL)
-	if err != nil {
-		return nil, fmt.Errorf("--redis-url: %w", err)
-	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
 	// Deadlines come from each call's context: short on the request path, longer for
 	// queued writes. The socket timeouts (the URL's dial_timeout, read_timeout and
 	// write_timeout, else a second) cap what has no deadline, such as a handshake.
-	ro.ContextTimeoutEnabled = true
-	for _, d := range []*time.Duration{&ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout} {
-		if *d == 0 {
-			*d = max(opt.Timeout, minWriteTime)
-		}
+	ep, err := dial(opt.URL, max(opt.Timeout, minWriteTime))
+	if err != nil {
+		return nil, err
 	}
-	ro.DialerRetries = 1 // one dial per call: the probe tries again every second
-	for _, c := range []*prometheus.Counter{&opt.Hits, &opt.Misses, &opt.Errors} {
+	if opt.LeaseTime <= 0 {
+		opt.LeaseTime = defaultLeaseTime
+	}
+	if opt.MaxValueSize <= 0 {
+		opt.MaxValueSize = 64 << 20
+	}
+	for _, c := range []*prometheus.Counter{&opt.Hits, &opt.Misses, &opt.Errors, &opt.LeaseExpired} {
 		if *c == nil {
 			*c = prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"})
 		}
@@ -135,12 +144,15 @@ func New(ctx context.Context, opt Options) (*Tier, error) {
 	}
 	t := &Tier{
 		opt:          opt,
-		rdb:          redis.NewClient(ro),
-		log:          opt.Logger.With("redis", ro.Addr, "db", ro.DB),
+		mode:         ep.mode,
+		rdb:          ep.client,
+		log:          opt.Logger.With(ep.attrs...),
 		writeTimeout: max(opt.Timeout, minWriteTime),
+		codec:        newCodec(opt.MaxValueSize),
 		queue:        make(chan op, queueSize),
 		listening:    make(chan struct{}),
 	}
+	t.nodes.init(t)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.opt.Up.Set(0)
 	redis.SetLogger(redisLog{t.log})
@@ -148,8 +160,12 @@ func New(ctx context.Context, opt Options) (*Tier, error) {
 	pctx, cancel := context.WithTimeout(ctx, max(opt.Timeout, startTimeout))
 	defer cancel()
 	_, err = t.refresh(pctx)
-	if err != nil {
-		t.markDown(err) // at once: the proxy starts and serves without it
+	switch {
+	case err == nil:
+	case t.mode == cluster: // the other masters may answer; the tier is of use once cp:gen is read
+		t.log.Warn("shared cache tier down: the generation (cp:gen) cannot be read yet; lookups are misses until it can", "err", err)
+	default:
+		t.nodes.only.markDown(err) // at once: the proxy starts and serves without it
 	}
 
 	t.wg.Add(3)
@@ -178,40 +194,21 @@ func (t *Tier) Close() error {
 	return t.rdb.Close()
 }
 
-func (t *Tier) up() bool { return t.state.Load() == stateUp }
+// usable reports whether the tier may be asked at all: it knows the generation, and
+// some server answers. Whether the server holding a given key answers is the
+// business of that key's node.
+func (t *Tier) usable() bool { return t.ready.Load() && t.up.Load() == 1 && t.ctx.Err() == nil }
 
-// markUp records that Redis answered; it reports whether the tier was not up before.
-func (t *Tier) markUp() bool {
-	if t.state.Swap(stateUp) == stateUp {
-		return false
+// setUp records whether any server answers, for the Up gauge and usable.
+func (t *Tier) setUp(up bool) {
+	v := int32(0)
+	if up {
+		v = 1
 	}
-	t.opt.Up.Set(1)
-	t.log.Info("shared cache tier up")
-	return true
-}
-
-// markDown records that Redis does not answer; lookups are misses until a probe succeeds.
-func (t *Tier) markDown(err error) {
-	if t.state.Swap(stateDown) == stateDown {
-		return
-	}
-	t.opt.Up.Set(0)
-	t.log.Warn("shared cache tier down: lookups are misses until Redis answers", "err", err)
-}
-
-// fail counts a failed call. downAfter calls in a row that Redis did not answer
-// (refused, reset, timed out) take the tier down: one slow moment does not, and a
-// Redis that stopped answering costs a few requests Timeout each, then nothing. A
-// reply such as OOM on a SET is no sign of that.
-func (t *Tier) fail(err error) {
-	t.opt.Errors.Inc()
-	if !isReply(err) && t.failures.Add(1) >= downAfter {
-		t.markDown(err)
+	if t.up.Swap(v) != v {
+		t.opt.Up.Set(float64(v))
 	}
 }
-
-// answered records a call Redis answered.
-func (t *Tier) answered() { t.failures.Store(0) }
 
 // isReply reports whether err is an error reply from Redis, rather than a failure to get one.
 func isReply(err error) bool {

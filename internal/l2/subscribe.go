@@ -3,6 +3,9 @@ package l2
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,8 +23,8 @@ const (
 func (t *Tier) listen() {
 	defer t.wg.Done()
 	backoff := minBackoff
-	for t.ctx.Err() == nil {
-		ps := t.rdb.Subscribe(t.ctx, eventsChannel) // an error here shows in receive
+	for attempt := 0; t.ctx.Err() == nil; attempt++ {
+		ps := t.subscribe(attempt) // an error here shows in receive
 		t.ps.Store(ps)
 		if t.ctx.Err() != nil { // Close ran before Store
 			_ = ps.Close()
@@ -37,7 +40,7 @@ func (t *Tier) listen() {
 			t.log.Warn("shared cache tier: lost the invalidation channel; subscribing again", "err", err)
 		}
 		if ok {
-			backoff = minBackoff
+			backoff, attempt = minBackoff, -1
 		}
 		select {
 		case <-t.ctx.Done():
@@ -46,6 +49,45 @@ func (t *Tier) listen() {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// subscribe subscribes to cp:events. A cluster sends every PUBLISH to every node,
+// so any master will do: the first attempt goes where go-redis puts the channel (the
+// master of its slot), and when that fails the next attempts go round the other
+// masters, so one master down does not leave the replica deaf. The subscription is
+// classic SUBSCRIBE, never sharded SSUBSCRIBE (go-redis's loses messages around
+// reconnects).
+func (t *Tier) subscribe(attempt int) *redis.PubSub {
+	if t.mode == cluster && attempt > 0 {
+		ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
+		masters := t.masters(ctx)
+		cancel()
+		if len(masters) > 0 {
+			return masters[attempt%len(masters)].Subscribe(t.ctx, eventsChannel)
+		}
+	}
+	return t.rdb.Subscribe(t.ctx, eventsChannel)
+}
+
+// masters returns a client for each master of the cluster, in address order; none
+// when not in a cluster or when its slot map cannot be had.
+func (t *Tier) masters(ctx context.Context) []*redis.Client {
+	cc, ok := t.rdb.(*redis.ClusterClient)
+	if !ok {
+		return nil
+	}
+	var (
+		mu sync.Mutex
+		cs []*redis.Client
+	)
+	_ = cc.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		cs = append(cs, c)
+		mu.Unlock()
+		return nil
+	})
+	slices.SortFunc(cs, func(a, b *redis.Client) int { return strings.Compare(a.Options().Addr, b.Options().Addr) })
+	return cs
 }
 
 // receive handles messages until the subscription fails; ok reports whether it
@@ -101,11 +143,11 @@ func (t *Tier) handle(payload string) {
 	case err != nil:
 		t.log.Debug("shared cache tier: ignoring an event", "err", err)
 	case ev.clear:
-		// Read cp:gen rather than trust ev.gen: two clears may publish out of order.
+		// Two clears may publish out of order: the generation only moves forward,
+		// and cp:gen is read too.
+		t.gen.advance(ev.gen)
 		ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
-		if _, err := t.refresh(ctx); err != nil {
-			t.gen.set(ev.gen)
-		}
+		_, _ = t.refresh(ctx)
 		cancel()
 		t.opt.OnClear()
 	default:

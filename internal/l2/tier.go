@@ -12,27 +12,36 @@ import (
 )
 
 // Get returns the value stored under key in the current generation. Every failure
-// is a miss; while the tier is down Redis is not asked at all.
+// is a miss, and so is a value that does not decode; while the server holding key
+// is down it is not asked at all.
 func (t *Tier) Get(key string) ([]byte, bool) {
-	if !t.up() || t.ctx.Err() != nil {
+	ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
+	defer cancel()
+	rk := redisKey(t.gen.load(), key)
+	n, ok := t.usableFor(ctx, rk)
+	if !ok {
 		t.opt.Misses.Inc()
 		return nil, false
 	}
-	ctx, cancel := context.WithTimeout(t.ctx, t.opt.Timeout)
-	defer cancel()
-	b, err := t.rdb.Get(ctx, redisKey(t.gen.load(), key)).Bytes()
+	b, err := t.rdb.Get(ctx, rk).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
-		t.answered()
+		n.answered()
 		t.opt.Misses.Inc()
 		return nil, false
 	case err != nil:
-		t.fail(err)
+		n.fail(err)
 		return nil, false
 	}
-	t.answered()
+	n.answered()
 	v, ok := unframe(key, b)
 	if !ok { // another key with the same hash: as good as absent
+		t.opt.Misses.Inc()
+		return nil, false
+	}
+	v, err = t.codec.decode(v)
+	if err != nil { // corrupt, hostile, too large or from a newer version
+		t.log.Debug("shared cache tier: a stored value does not decode; a miss", "err", err)
 		t.opt.Misses.Inc()
 		return nil, false
 	}
@@ -42,13 +51,15 @@ func (t *Tier) Get(key string) ([]byte, bool) {
 
 // Set stores value under key for retention (PX), in the background: the write is
 // queued, and dropped when the queue is full (queueSize writes or queueBytes) or
-// the tier is down. The generation is
-// the one current now, so a write that lands after a clear stays unreachable.
-func (t *Tier) Set(key string, value []byte, retention time.Duration) {
-	if retention < time.Millisecond || !t.up() || t.ctx.Err() != nil {
+// the tier is down. compress says whether value may be worth compressing (the
+// caller knows whether it is already compressed); small values never are. The
+// generation is the one current now, so a write that lands after a clear stays
+// unreachable.
+func (t *Tier) Set(key string, value []byte, retention time.Duration, compress bool) {
+	if retention < time.Millisecond || !t.usable() {
 		return
 	}
-	o := op{key: redisKey(t.gen.load(), key), value: frame(key, value), ttl: retention}
+	o := op{key: key, rkey: redisKey(t.gen.load(), key), value: value, compress: compress, ttl: retention}
 	if t.queued.Add(int64(len(o.value))) > queueBytes {
 		t.queued.Add(-int64(len(o.value)))
 		return // Redis is not keeping up; the entry stays in the local store
@@ -61,15 +72,15 @@ func (t *Tier) Set(key string, value []byte, retention time.Duration) {
 }
 
 // Del deletes keys from the tier and announces them on cp:events, so every replica
-// drops its local copies (OnInvalidate). It waits at most Timeout: the DEL goes
+// drops its local copies (OnInvalidate). It waits at most Timeout: the DELs go
 // through the write queue, behind the SETs already queued, so an older response
-// cannot land after it. While the tier is down the keys are remembered, and deleted
-// and announced once Redis answers again.
+// cannot land after them. Keys whose server is down (all of them, while the tier
+// is) are remembered, and deleted and announced once it answers again.
 func (t *Tier) Del(keys ...string) {
 	if len(keys) == 0 || t.ctx.Err() != nil {
 		return
 	}
-	if !t.up() {
+	if !t.usable() {
 		t.pending.add(keys)
 		return
 	}
@@ -95,19 +106,35 @@ func (t *Tier) Del(keys ...string) {
 func (t *Tier) Clear() error {
 	ctx, cancel := context.WithTimeout(t.ctx, t.writeTimeout)
 	defer cancel()
-	gen, err := t.rdb.Incr(ctx, genKey).Result()
+	n := t.nodes.of(ctx, genKey)
+	gen, err := clearGen.Run(ctx, t.rdb, []string{genKey}, t.gen.load()).Int64()
 	if err != nil {
-		t.fail(err)
+		n.fail(err)
 		t.pending.clearLater()
 		return fmt.Errorf("l2: clear (retried when Redis answers): %w", err)
 	}
-	t.answered()
-	t.gen.set(gen)
-	if err := t.rdb.Publish(ctx, eventsChannel, encodeClear(gen)).Err(); err != nil {
-		t.fail(err)
+	n.answered()
+	t.gen.advance(gen)
+	if err := t.publish(ctx, encodeClear(gen)); err != nil {
+		t.opt.Errors.Inc()
 		return fmt.Errorf("l2: clear: announcing generation %d (replicas see it within %v): %w", gen, refreshEvery, err)
 	}
 	return nil
+}
+
+// publish sends an event on cp:events. A cluster forwards a PUBLISH to every node,
+// so any master will do: when one does not answer, another is tried.
+func (t *Tier) publish(ctx context.Context, msg string) error {
+	err := t.rdb.Publish(ctx, eventsChannel, msg).Err()
+	if err == nil || t.mode != cluster || ctx.Err() != nil {
+		return err
+	}
+	for _, c := range t.masters(ctx) {
+		if err = c.Publish(ctx, eventsChannel, msg).Err(); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // Wait blocks until the writes queued before it were tried. Tests use it instead of sleeping.
@@ -124,15 +151,19 @@ func (t *Tier) Wait() {
 	}
 }
 
-// op is one queued write: a SET, a DEL with its announcement, or (neither) a
-// marker for Wait. done, when set, is closed once the op was tried.
+// op is one queued write: a SET, a DEL with its announcement, the release of a
+// fill lease, or (none of these) a marker for Wait. done, when set, is closed once
+// the op was tried.
 type op struct {
-	key   string // Redis key of a SET
-	value []byte
-	ttl   time.Duration
-	del   []string // proxy keys to invalidate
-	gen   int64    // generation of the DEL
-	done  chan struct{}
+	key      string // proxy key of a SET
+	rkey     string // its Redis key
+	value    []byte // as the proxy gave it: encoded (compressed) by the worker
+	compress bool
+	ttl      time.Duration
+	del      []string // proxy keys to invalidate
+	gen      int64    // generation of the DEL
+	lease    *lease   // to release once the SETs before it landed
+	done     chan struct{}
 }
 
 // work sends queued writes to Redis, up to batchSize of them or about batchBytes
@@ -162,8 +193,11 @@ func (t *Tier) work() {
 	}
 }
 
-// write sends a batch in one pipeline. While the tier is down SETs are dropped and
-// DELs remembered for later.
+// write sends a batch in one pipeline: one key per command, so a cluster client can
+// send each to the master of its slot. Writes to a server that is down are dropped
+// and its DELs remembered for later. Lease releases go in a second pipeline, once
+// the SETs before them have landed, so a replica waiting for the lease finds the
+// entry when the lease is gone.
 func (t *Tier) write(batch []op) {
 	defer func() {
 		for _, o := range batch {
@@ -173,27 +207,43 @@ func (t *Tier) write(batch []op) {
 			}
 		}
 	}()
-	if !slices.ContainsFunc(batch, func(o op) bool { return o.del != nil || o.key != "" }) {
+	if !slices.ContainsFunc(batch, func(o op) bool { return o.del != nil || o.key != "" || o.lease != nil }) {
 		return // only Wait markers
 	}
-	if !t.up() {
+	if !t.usable() {
 		t.rememberDels(batch)
 		return
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, t.writeTimeout)
 	defer cancel()
-	cmds, err := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	var (
+		what   []sent // what each command was, in order
+		leases []*lease
+	)
+	cmds, _ := t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, o := range batch {
 			switch {
 			case o.del != nil:
-				rk := make([]string, len(o.del))
-				for i, k := range o.del {
-					rk[i] = redisKey(o.gen, k)
+				for _, k := range o.del {
+					rk := redisKey(o.gen, k)
+					if n, ok := t.usableFor(ctx, rk); !ok {
+						t.pending.add([]string{k})
+					} else {
+						p.Del(ctx, rk)
+						what = append(what, sent{node: n, del: k})
+					}
 				}
-				p.Del(ctx, rk...)
 				p.Publish(ctx, eventsChannel, encodeInvalidate(o.del))
+				what = append(what, sent{event: o.del})
 			case o.key != "":
-				p.Set(ctx, o.key, o.value, o.ttl)
+				n, ok := t.usableFor(ctx, o.rkey)
+				if !ok {
+					continue // dropped: the entry stays in the local store
+				}
+				p.Set(ctx, o.rkey, frame(o.key, t.codec.encode(o.value, o.compress)), o.ttl)
+				what = append(what, sent{node: n})
+			case o.lease != nil:
+				leases = append(leases, o.lease)
 			}
 		}
 		return nil
@@ -201,18 +251,54 @@ func (t *Tier) write(batch []op) {
 	if t.ctx.Err() != nil {
 		return
 	}
-	if err == nil {
-		t.answered()
-		return
-	}
-	if !isReply(err) { // nothing is known to have arrived
-		t.rememberDels(batch)
-		t.fail(err)
-		return
-	}
-	for _, c := range cmds { // some commands were refused (OOM on a SET, say)
-		if c.Err() != nil {
+	t.judgeWrites(cmds, what)
+	t.releaseLeases(ctx, leases)
+}
+
+// sent is what one command of a write pipeline was.
+type sent struct {
+	node  *node    // the server it went to; nil for a PUBLISH
+	del   string   // the proxy key of a DEL
+	event []string // the keys a PUBLISH announced
+}
+
+// judgeWrites counts what a pipeline's commands met: each node that failed to
+// answer fails once, each that answered is up, and an invalidation that may not
+// have arrived (its DEL or its announcement) is remembered, to be sent again.
+func (t *Tier) judgeWrites(cmds []redis.Cmder, sent []sent) {
+	failed := map[*node]error{}
+	for i, c := range cmds {
+		if i >= len(sent) {
+			break
+		}
+		s, err := sent[i], c.Err()
+		if err == nil || isReply(err) { // refused (OOM on a SET, say): an answer all the same
+			if err != nil {
+				t.opt.Errors.Inc()
+			}
+			continue
+		}
+		switch {
+		case s.node == nil: // an announcement nobody heard
 			t.opt.Errors.Inc()
+			t.pending.add(s.event)
+		default:
+			failed[s.node] = err
+			if s.del != "" {
+				t.pending.add([]string{s.del})
+			}
+		}
+	}
+	judged := map[*node]bool{}
+	for _, s := range sent {
+		if s.node == nil || judged[s.node] {
+			continue
+		}
+		judged[s.node] = true
+		if err, bad := failed[s.node]; bad {
+			s.node.fail(err) // once per pipeline, however many of its commands failed
+		} else {
+			s.node.answered()
 		}
 	}
 }

@@ -85,7 +85,7 @@ func TestGetSetDel(t *testing.T) {
 		if _, ok := tier.Get(key); ok {
 			t.Errorf("Get(%.20q) before Set: hit", key)
 		}
-		tier.Set(key, []byte("value of "+key), time.Minute)
+		tier.Set(key, []byte("value of "+key), time.Minute, true)
 		tier.Wait()
 		if got, ok := tier.Get(key); !ok || string(got) != "value of "+key {
 			t.Errorf("Get(%.20q) = %.30q, %v, want the value set", key, got, ok)
@@ -100,7 +100,7 @@ func TestGetSetDel(t *testing.T) {
 	waitFor(t, "the invalidation to come back on cp:events", func() bool { return ev.invalidated("/a", long) })
 
 	// The TTL is the retention the proxy asked for.
-	tier.Set("/short", []byte("x"), 1500*time.Millisecond)
+	tier.Set("/short", []byte("x"), 1500*time.Millisecond, true)
 	tier.Wait()
 	ttl, err := redisClient(t, rs).PTTL(context.Background(), l2.RedisKey(tier.Gen(), "/short")).Result()
 	if err != nil || ttl <= 0 || ttl > 1500*time.Millisecond {
@@ -113,7 +113,7 @@ func TestClearBumpsGeneration(t *testing.T) {
 	var ev1, ev2 events
 	t1, t2 := newTier(t, ev1.options(t, rs.URL())), newTier(t, ev2.options(t, rs.URL()))
 	waitFor(t, "both tiers to subscribe", func() bool { return ev1.cleared() >= 1 && ev2.cleared() >= 1 })
-	t1.Set("/a", []byte("old"), time.Minute)
+	t1.Set("/a", []byte("old"), time.Minute, true)
 	t1.Wait()
 	before := ev2.cleared()
 
@@ -156,8 +156,8 @@ func TestWorkDoneWhileDownIsReplayed(t *testing.T) {
 	ln := newLink(t, rs.Addr())
 	var ev events
 	tier := newTier(t, ev.options(t, ln.URL()))
-	tier.Set("/a", []byte("a"), time.Minute)
-	tier.Set("/b", []byte("b"), time.Minute)
+	tier.Set("/a", []byte("a"), time.Minute, true)
+	tier.Set("/b", []byte("b"), time.Minute, true)
 	tier.Wait()
 	c := redisClient(t, rs)
 	exists := func(key string) bool {
@@ -246,7 +246,7 @@ func TestStartsWithoutRedis(t *testing.T) {
 				t.Errorf("up %v, errors %v, want 0 and at least 1", testutil.ToFloat64(up), testutil.ToFloat64(errs))
 			}
 			start = time.Now()
-			tier.Set("/a", []byte("a"), time.Minute)
+			tier.Set("/a", []byte("a"), time.Minute, true)
 			if _, ok := tier.Get("/a"); ok {
 				t.Error("Get with Redis not answering: hit")
 			}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -17,8 +18,12 @@ var errIncompleteBody = errors.New("origin body ended early or exceeded --max-ob
 // a miss; the proxy keeps serving without it.
 type Shared interface {
 	Get(key string) ([]byte, bool)
-	Set(key string, value []byte, retention time.Duration)
+	// Set stores value; compress says whether compressing it may pay (see compressible).
+	Set(key string, value []byte, retention time.Duration, compress bool)
 	Del(keys ...string) // also tells every replica to drop its local copies
+	// Lease takes the fleet-wide fill lease for key, or waits for the replica holding
+	// it to fill key (filled: look it up again). See awaitSharedFill.
+	Lease(ctx context.Context, key string) (release func(), filled bool)
 }
 
 func (h *Handler) sharedGet(key string) (*entry, bool) {
@@ -64,7 +69,7 @@ func (h *Handler) put(key string, e *entry) {
 func (h *Handler) set(key string, e *entry, keep time.Duration) {
 	h.store.Set(key, e, keep)
 	if h.opt.Shared != nil && e.sharedSize() <= h.opt.MaxSharedSize {
-		h.opt.Shared.Set(key, e.encode(), keep)
+		h.opt.Shared.Set(key, e.encode(), keep, e.compressible())
 	}
 	// ristretto applies Sets asynchronously; wait so the very next request sees it.
 	h.store.Wait()

@@ -30,6 +30,7 @@ type exchange struct {
 	result     metrics.Outcome           // set by the Transport
 	background bool                      // a refresh nobody waits for: not counted as a request
 	filled     *entry                    // what a fetch stored, once its body is complete
+	lease      func()                    // releases the shared tier's fill lease this fetch holds
 }
 
 type exchangeKey struct{}

@@ -106,6 +106,7 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, x *exchang
 // endFlight lands the flight x leads, handing e (nil when nothing was stored) to its
 // waiters. A flight ends once; later calls do nothing.
 func (h *Handler) endFlight(x *exchange, e *entry, uncacheable bool) {
+	x.endLease()
 	f := x.flight
 	if f == nil {
 		return

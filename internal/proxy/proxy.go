@@ -177,7 +177,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.kind = passBypass
 	default:
 		x.kind = passMiss
-		if h.awaitFlight(w, r, x) {
+		if h.awaitFlight(w, r, x) || h.awaitSharedFill(w, r, x) {
 			return
 		}
 	}
