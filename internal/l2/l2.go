@@ -89,11 +89,11 @@ type Tier struct {
 	wg     sync.WaitGroup
 
 	gen        generation
-	ready      atomic.Bool // the generation was read at least once: keys can be named
-	nodes      nodes       // each server's own judgement of whether it answers
-	up         atomic.Int32 // 1 while some server answers
-	judgeMu    sync.Mutex   // judge's, so a change is logged once
-	judged     bool         // the state was logged at least once
+	ready      atomic.Bool                  // the generation was read at least once: keys can be named
+	nodes      nodes                        // each server's own judgement of whether it answers
+	up         atomic.Int32                 // 1 while some server answers
+	judgeMu    sync.Mutex                   // judge's, so a change is logged once
+	judged     bool                         // the state was logged at least once
 	subscribed atomic.Bool                  // to log changes
 	lostSub    atomic.Bool                  // the subscription was lost at least once
 	ps         atomic.Pointer[redis.PubSub] // the current subscription, for Close
