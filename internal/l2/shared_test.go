@@ -52,6 +52,22 @@ func newOrigin(t *testing.T) *origin {
 	return o
 }
 
+// backends are the Redis set-ups the shared-tier tests run against.
+var backends = []struct {
+	name  string
+	start func(t *testing.T) string // returns --redis-url
+}{
+	{"single", func(t *testing.T) string { return redistest.Start(t).URL() }},
+	{"cluster", func(t *testing.T) string { return redistest.StartCluster(t).URL() }},
+}
+
+// eachBackend runs test as a subtest against each backend.
+func eachBackend(t *testing.T, test func(t *testing.T, redisURL string)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b.start(t)) })
+	}
+}
+
 // replica is one proxy process: handler, local store, metrics and shared tier.
 type replica struct {
 	*httptest.Server
@@ -157,8 +173,9 @@ func (r *replica) get(t *testing.T, path string) string {
 	return xcache
 }
 
-func TestSharedHit(t *testing.T) {
-	rs := redistest.Start(t)
+func TestSharedHit(t *testing.T) { eachBackend(t, testSharedHit) }
+
+func testSharedHit(t *testing.T, redisURL string) {
 	for _, tt := range []struct {
 		name, path string
 		header     http.Header
@@ -169,7 +186,7 @@ func TestSharedHit(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := newOrigin(t)
-			a, b := newReplica(t, rs.URL(), o.URL), newReplica(t, rs.URL(), o.URL)
+			a, b := newReplica(t, redisURL, o.URL), newReplica(t, redisURL, o.URL)
 			if got, _ := a.do(t, http.MethodGet, tt.path, tt.header); got != "MISS" {
 				t.Fatalf("first GET through A: X-Cache %q, want MISS", got)
 			}
@@ -206,10 +223,11 @@ func TestNewReturnsListening(t *testing.T) {
 	}
 }
 
-func TestClearReachesEveryReplica(t *testing.T) {
-	rs := redistest.Start(t)
+func TestClearReachesEveryReplica(t *testing.T) { eachBackend(t, testClearReachesEveryReplica) }
+
+func testClearReachesEveryReplica(t *testing.T, redisURL string) {
 	o := newOrigin(t)
-	a, b := newReplica(t, rs.URL(), o.URL).ready(t), newReplica(t, rs.URL(), o.URL).ready(t)
+	a, b := newReplica(t, redisURL, o.URL).ready(t), newReplica(t, redisURL, o.URL).ready(t)
 	a.get(t, "/c")
 	a.tier.Wait()
 	if got := b.get(t, "/c"); got != "HIT" { // B holds a local copy now
@@ -239,10 +257,11 @@ func TestClearReachesEveryReplica(t *testing.T) {
 	}
 }
 
-func TestUnsafeMethodInvalidatesEveryReplica(t *testing.T) {
-	rs := redistest.Start(t)
+func TestUnsafeMethodInvalidatesEveryReplica(t *testing.T) { eachBackend(t, testUnsafeMethodInvalidatesEveryReplica) }
+
+func testUnsafeMethodInvalidatesEveryReplica(t *testing.T, redisURL string) {
 	o := newOrigin(t)
-	a, b := newReplica(t, rs.URL(), o.URL).ready(t), newReplica(t, rs.URL(), o.URL).ready(t)
+	a, b := newReplica(t, redisURL, o.URL).ready(t), newReplica(t, redisURL, o.URL).ready(t)
 	a.get(t, "/p")
 	a.tier.Wait()
 	if got := b.get(t, "/p"); got != "HIT" {

@@ -21,6 +21,7 @@ type Server struct {
 	bin  string
 	port int
 	dir  string
+	args []string // what Restart runs bin with
 
 	cmd    *exec.Cmd
 	out    *syncBuffer
@@ -31,22 +32,41 @@ type Server struct {
 // redis-server installed the test fails in CI (CI=true) and is skipped elsewhere.
 func Start(t *testing.T) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		const msg = "redis-server is not installed; the shared-tier tests need it (make redis-deps, or apt-get install redis-server)"
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	s := &Server{t: t, bin: bin, port: FreePort(t), dir: t.TempDir()}
+	return start(t, FreePort(t), nil)
+}
+
+// start runs redis-server on port with extra arguments after the usual ones.
+func start(t *testing.T, port int, extra []string) *Server {
+	t.Helper()
+	bin := need(t, "redis-server", "redis-server")
+	s := &Server{t: t, bin: bin, port: port, dir: t.TempDir()}
+	s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir}, extra...)
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
 }
 
+// need returns the path of program, from Debian package pkg. Without it the test
+// fails in CI (CI=true) and is skipped elsewhere.
+func need(t *testing.T, program, pkg string) string {
+	t.Helper()
+	bin, err := exec.LookPath(program)
+	if err != nil {
+		msg := program + " is not installed; the shared-tier tests need it (make redis-deps, or apt-get install " + pkg + ")"
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
 // URL is what --redis-url would be.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Port is the port it listens on.
+func (s *Server) Port() int { return s.port }
 
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
@@ -54,8 +74,7 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.out = &syncBuffer{}
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	s.cmd = exec.Command(s.bin, s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
@@ -135,4 +154,16 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// link is a TCP forwarder to a Redis that a test can cut and restore, so the tier
+
+// Running reports whether the server's process is running.
+func (s *Server) Running() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
