@@ -257,7 +257,9 @@ func testClearReachesEveryReplica(t *testing.T, redisURL string) {
 	}
 }
 
-func TestUnsafeMethodInvalidatesEveryReplica(t *testing.T) { eachBackend(t, testUnsafeMethodInvalidatesEveryReplica) }
+func TestUnsafeMethodInvalidatesEveryReplica(t *testing.T) {
+	eachBackend(t, testUnsafeMethodInvalidatesEveryReplica)
+}
 
 func testUnsafeMethodInvalidatesEveryReplica(t *testing.T, redisURL string) {
 	o := newOrigin(t)

@@ -154,7 +154,6 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-
 // Running reports whether the server's process is running.
 func (s *Server) Running() bool {
 	if s.cmd == nil {
