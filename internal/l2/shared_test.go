@@ -75,6 +75,7 @@ type replica struct {
 	tier *l2.Tier
 	m    *metrics.Metrics
 
+	leaseExpired  prometheus.Counter
 	clears        atomic.Int64 // OnClear calls
 	invalidations atomic.Int64 // OnInvalidate calls
 }
@@ -94,7 +95,8 @@ func newReplica(t *testing.T, redisURL, originURL string, tweak ...func(*l2.Opti
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	r := &replica{m: metrics.New(prometheus.NewRegistry(), st.Stats)}
+	r := &replica{m: metrics.New(prometheus.NewRegistry(), st.Stats),
+		leaseExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "lease_expired"})}
 	var h atomic.Pointer[proxy.Handler] // the tier exists before the handler
 	opt := l2.Options{
 		URL:     redisURL,
@@ -104,6 +106,8 @@ func newReplica(t *testing.T, redisURL, originURL string, tweak ...func(*l2.Opti
 		Errors:  r.m.L2Errors,
 		Up:      r.m.L2Up,
 		Logger:  testLogger(t),
+
+		LeaseExpired: r.leaseExpired,
 		OnInvalidate: func(keys []string) {
 			if h := h.Load(); h != nil {
 				h.DropLocal(keys...)
