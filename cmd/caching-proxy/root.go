@@ -107,7 +107,7 @@ func startFlags(f *pflag.FlagSet, cfg *config.Config) {
 	f.DurationVar(&cfg.ResponseHeaderTimeout, "response-header-timeout", cfg.ResponseHeaderTimeout, "how long to wait for the origin's response headers")
 	f.DurationVar(&cfg.BodyTimeout, "body-timeout", cfg.BodyTimeout, "longest silence allowed while reading an origin body")
 	f.DurationVar(&cfg.StaleIfError, "stale-if-error", cfg.StaleIfError, "serve stale responses this long past expiry when the origin fails (0 = only when the response allows it)")
-	f.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "redis://host:port/db of a cache tier shared by several proxies (off when empty)")
+	f.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "cache tier shared by several proxies (off when empty): redis://host:port/db, redis+cluster://host:port?addr=host2:port, redis+sentinel://host:26379?master_name=NAME (docs/l2.md)")
 	f.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve /debug/pprof on the admin listener")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate (chain) file: serve HTTPS with HTTP/2 and HTTP/1.1 on the public port; reloaded on SIGHUP and when the file changes")

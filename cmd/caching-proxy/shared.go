@@ -30,12 +30,13 @@ func openShared(ctx context.Context, redisURL string, m *metrics.Metrics, log *s
 	}
 	s := &sharedTier{log: log}
 	t, err := l2.New(ctx, l2.Options{
-		URL:    redisURL,
-		Hits:   m.L2Hits,
-		Misses: m.L2Misses,
-		Errors: m.L2Errors,
-		Up:     m.L2Up,
-		Logger: log,
+		URL:          redisURL,
+		MaxValueSize: maxSharedValue,
+		Hits:         m.L2Hits,
+		Misses:       m.L2Misses,
+		Errors:       m.L2Errors,
+		Up:           m.L2Up,
+		Logger:       log,
 		OnInvalidate: func(keys []string) {
 			if h := s.h.Load(); h != nil {
 				h.DropLocal(keys...)
@@ -53,6 +54,11 @@ func openShared(ctx context.Context, redisURL string, m *metrics.Metrics, log *s
 	s.tier = t
 	return s, nil
 }
+
+// maxSharedValue bounds what a value read from the shared tier may decompress to.
+// The proxy writes no entry larger than proxy.Options.MaxSharedSize (1 MiB, which
+// run leaves as it is), plus its header; anything larger is corrupt or hostile.
+const maxSharedValue = 2 << 20
 
 // store is what proxy.Options.Shared takes: nil, not a nil *l2.Tier, when the tier is off.
 func (s *sharedTier) store() proxy.Shared {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,11 +13,20 @@ import (
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/config"
+	"github.com/caching-proxy/caching-proxy/internal/l2"
 	"github.com/caching-proxy/caching-proxy/internal/l2/redistest"
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
+
+// TestRedisSchemesAgree: config validates --redis-url against its own list of
+// schemes (it imports no internal package); it must be the shared tier's.
+func TestRedisSchemesAgree(t *testing.T) {
+	if got, want := config.RedisSchemes(), l2.Schemes(); !slices.Equal(got, want) {
+		t.Errorf("config.RedisSchemes() = %q, want l2.Schemes() = %q", got, want)
+	}
+}
 
 func TestOpenShared(t *testing.T) {
 	m := metrics.New(prometheus.NewRegistry(), nil)
@@ -35,6 +45,10 @@ func TestOpenShared(t *testing.T) {
 
 	if _, err := openShared(context.Background(), "redis://127.0.0.1:6379/notadb", m, slog.Default()); err == nil || !strings.Contains(err.Error(), "--redis-url") {
 		t.Errorf("openShared with a bad database = %v, want an error naming --redis-url", err)
+	}
+	if _, err := openShared(context.Background(), "redis+sentinel://u:s3cret@127.0.0.1:26379", m, slog.Default()); err == nil ||
+		!strings.Contains(err.Error(), "--redis-url") || !strings.Contains(err.Error(), "master_name") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("openShared with a sentinel URL lacking master_name = %v, want an error naming --redis-url and master_name, without the password", err)
 	}
 }
 

@@ -160,8 +160,14 @@ func (c Config) Validate() error {
 		bad("stale-if-error", "must not be negative")
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("redis-url", "%q must be redis://host:port/db or rediss://", c.RedisURL)
+		// Never quote the URL: it may hold a password. The shared tier parses the rest
+		// (addresses, query options) when it starts, with errors that name the flag too.
+		switch u, err := url.Parse(c.RedisURL); {
+		case err != nil:
+			bad("redis-url", "not a URL")
+		case !slices.Contains(RedisSchemes(), strings.ToLower(u.Scheme)):
+			bad("redis-url", "scheme %q is not one of %s (redis://host:port/db, redis+cluster://host:port?addr=host2:port, redis+sentinel://host:26379?master_name=NAME)",
+				u.Scheme, strings.Join(RedisSchemes(), ", "))
 		}
 	}
 	pair := func(certFlag, cert, keyFlag, key string) {
@@ -272,4 +278,13 @@ func validTypePattern(p string) bool {
 func isPort(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n > 0 && n <= 65535
+}
+
+// RedisSchemes are the --redis-url schemes the shared tier takes: the scheme
+// decides one server, Cluster or Sentinel (internal/l2 says the same in l2.Schemes;
+// a test in cmd/caching-proxy keeps the two lists equal).
+func RedisSchemes() []string {
+	return []string{"redis", "rediss", "unix", "redis+cluster", "rediss+cluster",
+		"redis+sentinel", "rediss+sentinel", "valkey", "valkeys", "valkey+unix",
+		"valkey+cluster", "valkeys+cluster", "valkey+sentinel", "valkeys+sentinel"}
 }

@@ -49,6 +49,7 @@ func TestValidate(t *testing.T) {
 		{"bad admin addr", func(c *Config) { c.AdminAddr = "nonsense" }, "--admin-addr"},
 		{"zero timeout", func(c *Config) { c.ConnectTimeout = 0 }, "--connect-timeout"},
 		{"bad redis", func(c *Config) { c.RedisURL = "http://x" }, "--redis-url"},
+		{"bad redis with a password", func(c *Config) { c.RedisURL = "http://u:s3cret@x" }, "--redis-url"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
 		{"tls pair", func(c *Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" }, ""},
 		{"tls cert without key", func(c *Config) { c.TLSCert = "c.pem" }, "--tls-key"},
@@ -84,6 +85,8 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want nil", err)
 			case tt.wantFlag != "" && (err == nil || !strings.Contains(err.Error(), tt.wantFlag)):
 				t.Errorf("Validate() = %v, want an error naming %s", err, tt.wantFlag)
+			case err != nil && strings.Contains(err.Error(), "s3cret"):
+				t.Errorf("Validate() = %v: it repeats a password", err)
 			}
 		})
 	}

@@ -35,7 +35,7 @@ type Options struct {
 	// missing the same key wait up to this long for the holder's entry. 0 means 3s.
 	LeaseTime time.Duration
 	// MaxValueSize bounds a value once decompressed; a larger (or hostile) one is a
-	// miss. 0 means 64 MiB.
+	// miss, and no more than this is allocated to find out. 0 means 8 MiB.
 	MaxValueSize int64
 
 	Hits   prometheus.Counter // lookups Redis answered; nil means not counted
@@ -123,7 +123,7 @@ func New(ctx context.Context, opt Options) (*Tier, error) {
 		opt.LeaseTime = defaultLeaseTime
 	}
 	if opt.MaxValueSize <= 0 {
-		opt.MaxValueSize = 64 << 20
+		opt.MaxValueSize = 8 << 20
 	}
 	for _, c := range []*prometheus.Counter{&opt.Hits, &opt.Misses, &opt.Errors, &opt.LeaseExpired} {
 		if *c == nil {
