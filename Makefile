@@ -46,8 +46,24 @@ fuzz:
 conformance: build
 	bash internal/conformance/run.sh
 
+# The shared-tier tests start real servers on free loopback ports: redis-server
+# (single, cluster and, with --sentinel, the sentinels), redis-cli (--cluster
+# create) and redis-sentinel. Installed when missing; a service a package starts
+# (its own port, 6379 or 26379) is stopped, since the tests start their own.
 redis-deps:
-	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
+	command -v redis-sentinel >/dev/null || missing="$$missing redis-sentinel"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  for svc in $$missing; do \
+	    [ "$$svc" = redis-tools ] && continue; \
+	    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now $$svc >/dev/null 2>&1 || true; \
+	    elif command -v service >/dev/null; then service $$svc stop >/dev/null 2>&1 || true; fi; \
+	  done; \
+	fi
 
 # Debian's prometheus: the server the deploy/ tests in cmd/caching-proxy start, and
 # promtool for deploy/check.sh. The package may start a service on :9090; the tests
