@@ -201,6 +201,62 @@ contract_names_ok() {
 }
 check "metric, env var and flag names match docs/contract.md" contract_names_ok
 
+# ------------------------------------------- shared-tier URLs and topology
+# Every CACHING_PROXY_REDIS_URL under deploy/ uses a scheme the proxy takes
+# (internal/config RedisSchemes), and a cluster URL's addresses name what the same
+# example runs: compose services of that file, or pods of a StatefulSet (name-N.service,
+# N below its replicas) in that kustomization's directory.
+redis_urls_ok() {
+	python3 - <<'PY'
+import glob, os, re, sys
+from urllib.parse import urlsplit, parse_qs
+src = open("internal/config/config.go").read()
+body = re.search(r"func RedisSchemes\(\) \[\]string \{(.*?)\n\}", src, re.S)
+if not body:
+    sys.exit("RedisSchemes not found in internal/config/config.go")
+schemes = set(re.findall(r'"([a-z+]+)"', body.group(1)))
+try:
+    import yaml
+except ImportError:
+    yaml = None
+bad = 0
+files = sorted(glob.glob("deploy/**/*.yaml", recursive=True) + glob.glob("deploy/**/*.yml", recursive=True))
+for f in files:
+    text = open(f).read()
+    for m in re.finditer(r'CACHING_PROXY_REDIS_URL:\s*"?([^"\s]+)"?', text):
+        url = m.group(1)
+        if url.startswith("${"):
+            continue
+        u = urlsplit(url)
+        if u.scheme.lower() not in schemes:
+            print(f"{f}: CACHING_PROXY_REDIS_URL scheme {u.scheme!r} is not one of {sorted(schemes)}"); bad = 1
+            continue
+        if "+cluster" not in u.scheme or yaml is None:
+            continue
+        hosts = [u.hostname] + [a.rsplit(":", 1)[0] for a in parse_qs(u.query).get("addr", [])]
+        if os.path.basename(f).startswith("compose"):
+            services = (yaml.safe_load(text) or {}).get("services", {})
+            for h in hosts:
+                if h not in services:
+                    print(f"{f}: cluster address {h} is not a service of this file"); bad = 1
+            continue
+        sts = {}
+        for g in glob.glob(os.path.join(os.path.dirname(f), "*.yaml")):
+            for d in yaml.safe_load_all(open(g)):
+                if d and d.get("kind") == "StatefulSet":
+                    sts[d["metadata"]["name"]] = d["spec"]
+        for h in hosts:
+            m2 = re.fullmatch(r"(.+)-(\d+)\.([^.]+)(\..*)?", h or "")
+            spec = sts.get(m2.group(1)) if m2 else None
+            if not spec or int(m2.group(2)) >= spec.get("replicas", 1) or spec.get("serviceName") != m2.group(3):
+                print(f"{f}: cluster address {h} is no pod of a StatefulSet in {os.path.dirname(f)}"); bad = 1
+sys.exit(bad)
+PY
+}
+if have python3; then
+	check "shared-tier URLs use accepted schemes and name what the examples run" redis_urls_ok
+fi
+
 # ------------------------------------------------------------------ summary
 echo "deploy-check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
