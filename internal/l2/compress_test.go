@@ -3,23 +3,36 @@ package l2
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/s2"
 )
 
-// jsonBody is what an API answers: repetitive JSON of about n bytes.
+// jsonBody is what an API answers: about n bytes of JSON records whose keys repeat
+// and whose values vary (ids, hex digests, prices, words), from a fixed seed.
 func jsonBody(n int) []byte {
+	words := strings.Fields("fresh stale origin cache shared tier replica edge proxy header body vary lease " +
+		"product price rating stock brand category thumbnail discount warranty shipping return policy")
+	r := rand.New(rand.NewPCG(1, 2))
 	var b strings.Builder
 	b.WriteString(`{"products":[`)
 	for i := 0; b.Len() < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"id":%d,"title":"Product %d","price":%d.99,"rating":4.%d,"stock":%d,"brand":"Brand %d","category":"category-%d","thumbnail":"https://cdn.example/products/%d/thumbnail.jpg"}`,
-			i, i, 10+i%90, i%10, i*7%200, i%13, i%7, i)
+		desc := make([]string, 6+r.IntN(10))
+		for j := range desc {
+			desc[j] = words[r.IntN(len(words))]
+		}
+		fmt.Fprintf(&b, `{"id":%d,"sku":"%016x","title":"%s %s","description":"%s","price":%d.%02d,"rating":%.2f,"stock":%d,"tags":["%s","%s"],"updatedAt":"2026-%02d-%02dT%02d:%02d:%02dZ"}`,
+			1000+r.IntN(1_000_000), r.Uint64(), words[r.IntN(len(words))], words[r.IntN(len(words))], strings.Join(desc, " "),
+			r.IntN(500), r.IntN(100), 1+4*r.Float64(), r.IntN(300), words[r.IntN(len(words))], words[r.IntN(len(words))],
+			1+r.IntN(12), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60))
 	}
 	b.WriteString(`]}`)
 	return []byte(b.String())
@@ -36,7 +49,7 @@ func gzipped(b []byte) []byte {
 func TestCodecRoundTrip(t *testing.T) {
 	c := newCodec(1 << 20)
 	random := make([]byte, 4096)
-	_, _ = rand.Read(random)
+	_, _ = crand.Read(random)
 	tests := []struct {
 		name       string
 		v          []byte
@@ -137,4 +150,18 @@ func BenchmarkCodec(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkS2Alternative is S2 (the faster, weaker codec of the same library) on
+// the same JSON, to show what the choice of zstd's fastest level trades.
+func BenchmarkS2Alternative(b *testing.B) {
+	v := jsonBody(64 << 10)
+	enc := s2.Encode(nil, v)
+	b.SetBytes(int64(len(v)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s2.Encode(nil, v)
+	}
+	b.ReportMetric(float64(len(v)-len(enc)), "saved-B/op")
+	b.ReportMetric(float64(len(enc))/float64(len(v)), "ratio")
 }
