@@ -262,3 +262,43 @@ func TestStartsWithoutRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestLostGenerationIsPutBack: cp:gen evicted (or its server restarted empty) while
+// entries of older generations remain. The tier must not go back to 0, which
+// would make entries cleared long ago reachable again: it writes its own number back.
+func TestLostGenerationIsPutBack(t *testing.T) {
+	rs := redistest.Start(t)
+	var ev events
+	tier := newTier(t, ev.options(t, rs.URL()))
+	c := redisClient(t, rs)
+	ctx := context.Background()
+	if err := c.Set(ctx, l2.RedisKey(0, "/old"), "cleared long ago", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tier.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Del(ctx, "cp:gen").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "cp:gen to be put back", func() bool {
+		g, err := c.Get(ctx, "cp:gen").Int64()
+		return err == nil && g == 1
+	})
+	if g := tier.Gen(); g != 1 {
+		t.Errorf("generation after cp:gen was lost = %d, want 1", g)
+	}
+	if v, ok := tier.Get("/old"); ok {
+		t.Errorf("Get(/old) = %q: an entry of a cleared generation came back", v)
+	}
+	// A clear made while cp:gen is lost goes past the number the replica has seen.
+	if err := c.Del(ctx, "cp:gen").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tier.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if g := tier.Gen(); g != 2 {
+		t.Errorf("generation after a clear with cp:gen lost = %d, want 2", g)
+	}
+}
