@@ -66,14 +66,32 @@ func (t *Tier) Lease(ctx context.Context, key string) (release func(), filled bo
 		return noop, false
 	}
 	l := &lease{key: lk, token: rand.Text()}
-	got, err := t.rdb.SetNX(cctx, lk, l.token, t.opt.LeaseTime).Result()
-	if err != nil {
+	release = func() { l.once.Do(func() { t.queueRelease(l) }) }
+	// The entry is looked for in the same round trip: another replica may have
+	// filled it and released its lease since this one's lookup missed.
+	var set *redis.BoolCmd
+	var filledNow *redis.IntCmd
+	_, err := t.rdb.Pipelined(cctx, func(p redis.Pipeliner) error {
+		set = p.SetNX(cctx, lk, l.token, t.opt.LeaseTime)
+		filledNow = p.Exists(cctx, rk)
+		return nil
+	})
+	if err != nil && !isReply(err) {
 		n.fail(err)
+		if set.Err() == nil && set.Val() {
+			return release, false
+		}
 		return noop, false
 	}
 	n.answered()
-	if got {
-		return func() { l.once.Do(func() { t.queueRelease(l) }) }, false
+	switch {
+	case set.Err() != nil:
+		return noop, false
+	case set.Val() && filledNow.Err() == nil && filledNow.Val() == 1:
+		release()
+		return noop, true
+	case set.Val():
+		return release, false
 	}
 	return noop, t.awaitFill(ctx, rk, lk)
 }
