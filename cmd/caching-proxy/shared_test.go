@@ -52,9 +52,25 @@ func TestOpenShared(t *testing.T) {
 	}
 }
 
+// TestSharedTierAcrossReplicas runs two proxies as start wires them, on one Redis
+// server and on a Redis Cluster (redis+cluster://).
 func TestSharedTierAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	redisURL := startRedisServer(t)
+	for _, b := range []struct {
+		name  string
+		start func(t *testing.T) string
+	}{
+		{"single", startRedisServer},
+		{"cluster", func(t *testing.T) string { return redistest.StartCluster(t).URL() }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			testSharedTierAcrossReplicas(t, b.start(t))
+		})
+	}
+}
+
+func testSharedTierAcrossReplicas(t *testing.T, redisURL string) {
 	var calls atomic.Int64
 	o := countingOrigin(t, &calls)
 	withRedis := func(c *config.Config) { c.RedisURL = redisURL }
@@ -115,13 +131,23 @@ func TestStartsWithRedisDown(t *testing.T) {
 // returns its URL. Without redis-server the test fails in CI (CI=true), else skips.
 func startRedisServer(t *testing.T) string { return redistest.Start(t).URL() }
 
-func redisClient(t *testing.T, url string) *redis.Client {
+// redisClient is a plain client for url, a server or (redis+cluster://) a cluster.
+func redisClient(t *testing.T, url string) redis.UniversalClient {
 	t.Helper()
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
+	var c redis.UniversalClient
+	if rest, ok := strings.CutPrefix(url, "redis+cluster://"); ok {
+		opt, err := redis.ParseClusterURL("redis://" + rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = redis.NewClusterClient(opt)
+	} else {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = redis.NewClient(opt)
 	}
-	c := redis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
