@@ -95,8 +95,8 @@ func newReplica(t *testing.T, redisURL, originURL string, tweak ...func(*l2.Opti
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	r := &replica{m: metrics.New(prometheus.NewRegistry(), st.Stats),
-		leaseExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "lease_expired"})}
+	r := &replica{m: metrics.New(prometheus.NewRegistry(), st.Stats)}
+	r.leaseExpired = r.m.L2LeaseExpired
 	var h atomic.Pointer[proxy.Handler] // the tier exists before the handler
 	opt := l2.Options{
 		URL:     redisURL,

@@ -39,6 +39,7 @@ type Metrics struct {
 	L2Errors       prometheus.Counter
 	L2Up           prometheus.Gauge
 	codings        codingMetrics // coding.go
+	L2LeaseExpired prometheus.Counter
 }
 
 // StatsFunc reports the store's figures; it is called at scrape time.
@@ -65,6 +66,8 @@ func New(reg prometheus.Registerer, stats StatsFunc) *Metrics {
 		L2Misses: f.NewCounter(prometheus.CounterOpts{Name: "caching_proxy_l2_misses_total", Help: "Lookups the shared Redis tier did not have."}),
 		L2Errors: f.NewCounter(prometheus.CounterOpts{Name: "caching_proxy_l2_errors_total", Help: "Failed or timed-out calls to the shared Redis tier."}),
 		L2Up:     f.NewGauge(prometheus.GaugeOpts{Name: "caching_proxy_l2_up", Help: "1 when the shared Redis tier answers, 0 when it does not or is not configured."}),
+		L2LeaseExpired: f.NewCounter(prometheus.CounterOpts{Name: "caching_proxy_l2_lease_expired_total",
+			Help: "Fill leases that expired before their fill was written: the origin took longer than the lease, so other replicas may have fetched too."}),
 	}
 	m.registerCodings(f)
 	for i, o := range outcomes {
