@@ -280,3 +280,36 @@ func redisClientAt(t *testing.T, addr string) *redis.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// TestClusterDownAndBack: with every master gone the tier goes down (l2_up 0) and
+// the proxy serves from its local store and the origin; when they are back, it
+// comes up by itself.
+func TestClusterDownAndBack(t *testing.T) {
+	c := redistest.StartCluster(t, "--cluster-require-full-coverage", "no")
+	o := newOrigin(t)
+	a := newReplica(t, c.URL(), o.URL).ready(t)
+	b := newReplica(t, c.URL(), o.URL).ready(t)
+	for _, m := range c.Masters {
+		m.Stop()
+	}
+	i := 0
+	waitFor(t, "A's l2_up to go 0", func() bool {
+		i++
+		if got := a.get(t, "/down/"+strconv.Itoa(i)); got != "MISS" {
+			t.Errorf("GET of a new URL with the cluster down: X-Cache %q, want MISS", got)
+		}
+		return testutil.ToFloat64(a.m.L2Up) == 0
+	})
+	for _, m := range c.Masters {
+		m.Restart()
+	}
+	c.WaitOK()
+	waitFor(t, "A's l2_up to come back", func() bool { return testutil.ToFloat64(a.m.L2Up) == 1 })
+	waitFor(t, "a fill on A to hit on B", func() bool {
+		i++
+		p := "/back/" + strconv.Itoa(i)
+		a.get(t, p)
+		a.tier.Wait()
+		return b.get(t, p) == "HIT"
+	})
+}

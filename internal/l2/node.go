@@ -153,9 +153,15 @@ func (t *Tier) usableFor(ctx context.Context, rk string) (*node, bool) {
 	return n, !n.down.Load()
 }
 
-// probeDown PINGs each cluster master that is down, so one that answers again comes up.
+// probeDown PINGs each cluster master that is down, so one that answers again comes
+// up, and the cluster as a whole when its slot map could not be had. (A single
+// server's probe is refresh.)
 func (t *Tier) probeDown(ctx context.Context) {
-	for _, n := range t.nodes.downNodes() {
+	down := t.nodes.downNodes()
+	if t.mode == cluster && t.nodes.only.down.Load() {
+		down = append(down, t.nodes.only)
+	}
+	for _, n := range down {
 		if err := n.client.Ping(ctx).Err(); err == nil {
 			n.answered()
 		}
