@@ -62,8 +62,8 @@ func (t *Tier) Lease(ctx context.Context, key string) (release func(), filled bo
 	cctx, cancel := context.WithTimeout(ctx, t.opt.Timeout)
 	defer cancel()
 	n, ok := t.usableFor(cctx, lk)
-	if !ok {
-		return noop, false
+	if _, entryOK := t.usableFor(cctx, rk); !ok || !entryOK {
+		return noop, false // no lease, or no entry to wait for, can be had: fetch
 	}
 	l := &lease{key: lk, token: rand.Text()}
 	release = func() { l.once.Do(func() { t.queueRelease(l) }) }
@@ -92,6 +92,8 @@ func (t *Tier) Lease(ctx context.Context, key string) (release func(), filled bo
 		return noop, true
 	case set.Val():
 		return release, false
+	case filledNow.Err() == nil && filledNow.Val() == 1:
+		return noop, true // the holder's entry is there already
 	}
 	return noop, t.awaitFill(ctx, rk, lk)
 }
