@@ -18,7 +18,7 @@ var errIncompleteBody = errors.New("origin body ended early or exceeded --max-ob
 // a miss; the proxy keeps serving without it.
 type Shared interface {
 	Get(key string) ([]byte, bool)
-	// Set stores value; compress says whether compressing it may pay (see compressible).
+	// Set stores value; compress says whether compressing it may pay (see sharedCompressible).
 	Set(key string, value []byte, retention time.Duration, compress bool)
 	Del(keys ...string) // also tells every replica to drop its local copies
 	// Lease takes the fleet-wide fill lease for key, or waits for the replica holding
@@ -69,7 +69,7 @@ func (h *Handler) put(key string, e *entry) {
 func (h *Handler) set(key string, e *entry, keep time.Duration) {
 	h.store.Set(key, e, keep)
 	if h.opt.Shared != nil && e.sharedSize() <= h.opt.MaxSharedSize {
-		h.opt.Shared.Set(key, e.encode(), keep, e.compressible())
+		h.opt.Shared.Set(key, e.encode(), keep, e.sharedCompressible())
 	}
 	// ristretto applies Sets asynchronously; wait so the very next request sees it.
 	h.store.Wait()

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -446,7 +447,7 @@ func (s *mapShared) Get(key string) ([]byte, bool) {
 	return b, ok
 }
 
-func (s *mapShared) Set(key string, value []byte, _ time.Duration) {
+func (s *mapShared) Set(key string, value []byte, _ time.Duration, _ bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[key] = value
@@ -459,6 +460,9 @@ func (s *mapShared) Del(keys ...string) {
 		delete(s.m, k)
 	}
 }
+
+// Lease never holds: each replica fetches for itself (lease_test.go has the lease).
+func (s *mapShared) Lease(context.Context, string) (func(), bool) { return func() {}, false }
 
 // A replica that reads an entry from the shared tier serves it in every coding too,
 // and finds it under the same normalised key.

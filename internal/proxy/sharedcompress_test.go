@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestCompressible(t *testing.T) {
+func TestSharedCompressible(t *testing.T) {
 	tests := []struct {
 		name   string
 		header http.Header
@@ -29,8 +29,8 @@ func TestCompressible(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e := &entry{header: tt.header}
-		if got := e.compressible(); got != tt.want {
-			t.Errorf("%s: compressible() = %v, want %v", tt.name, got, tt.want)
+		if got := e.sharedCompressible(); got != tt.want {
+			t.Errorf("%s: sharedCompressible() = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

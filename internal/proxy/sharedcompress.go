@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// compressible reports whether compressing e for the shared tier may pay. Not when
+// sharedCompressible reports whether compressing e for the shared tier may pay. Not when
 // its body is compressed already: a Content-Encoding other than identity, or a
 // type that is compressed by its nature (images other than SVG, audio, video,
 // archives, WOFF fonts). The tier skips small entries itself.
-func (e *entry) compressible() bool {
+func (e *entry) sharedCompressible() bool {
 	if ce := strings.TrimSpace(strings.ToLower(e.header.Get("Content-Encoding"))); ce != "" && ce != "identity" {
 		return false
 	}
