@@ -147,8 +147,7 @@ func scriptPrimeThen(header string, fault script) script {
 // and silent logs.
 func newFaultProxy(t *testing.T, originURL string, staleIfError time.Duration) *testProxy {
 	t.Helper()
-	tr := NewTransport(TransportOptions{ConnectTimeout: time.Second, ResponseHeaderTimeout: 300 * time.Millisecond})
-	tr.DisableKeepAlives = true
+	tr := NewTransport(TransportOptions{ConnectTimeout: time.Second, ResponseHeaderTimeout: 300 * time.Millisecond, DisableKeepAlives: true})
 	t.Cleanup(tr.CloseIdleConnections)
 	return newTestProxy(t, originURL, func(o *Options) {
 		o.Transport = tr

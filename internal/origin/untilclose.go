@@ -1,9 +1,8 @@
-package proxy
+package origin
 
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -11,67 +10,50 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // RFC 9112 §6.3: when a response's Transfer-Encoding does not end in chunked, its body
-// runs until the server closes the connection. Go's client refuses such responses
-// ("unsupported transfer encoding"). For idempotent requests without a body we then
-// ask once more over a connection of our own, read the body to EOF and never reuse
-// the connection, so nothing after it can be smuggled in.
+// runs until the server closes the connection. net/http's reader refuses such responses
+// ("unsupported transfer encoding"). For GET and HEAD we then ask once more over a
+// connection of its own, read the body to EOF and never reuse the connection, so
+// nothing after it can be smuggled in.
 
 // needsUntilClose reports whether err is Go's refusal of a transfer coding it does not know.
 func needsUntilClose(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "unsupported transfer encoding")
 }
 
-// fetchUntilClose performs req over a new connection made by dial, for a response
-// whose length is "until close". The transfer coding is not ours to undo (we know only
-// chunked), so the body is relayed as sent and Transfer-Encoding is dropped as the
-// hop-by-hop field it is.
-func fetchUntilClose(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), tlsConfig *tls.Config, req *http.Request) (*http.Response, error) {
+// fetchUntilClose performs req over a new connection, for a response whose length is
+// "until close". The transfer coding is not ours to undo (we know only chunked), so the
+// body is relayed as sent and Transfer-Encoding is dropped as the hop-by-hop field it is.
+func (c *Client) fetchUntilClose(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return nil, errors.New("unsupported transfer encoding on a non-idempotent request")
 	}
-	host := req.URL.Host
-	if req.URL.Port() == "" {
-		port := "80"
-		if req.URL.Scheme == "https" {
-			port = "443"
-		}
-		host = net.JoinHostPort(req.URL.Hostname(), port)
-	}
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	conn, err := dial(ctx, "tcp", host)
+	ctx := req.Context()
+	pc, err := c.dial(ctx, req.URL.Scheme, req.URL.Scheme+"://"+canonicalAddr(req.URL.Scheme, req.URL.Host), req.URL.Hostname())
 	if err != nil {
 		return nil, err
 	}
-	if req.URL.Scheme == "https" {
-		cfg := tlsConfig.Clone()
-		if cfg == nil {
-			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		cfg.ServerName = req.URL.Hostname()
-		cfg.NextProtos = []string{"http/1.1"}
-		tc := tls.Client(conn, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, err
-		}
-		conn = tc
-	}
+	conn := pc.nc
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	out := req.Clone(ctx)
 	out.Close = true // one exchange, then the connection is gone
 	if err := out.Write(conn); err != nil {
+		stop()
 		conn.Close()
 		return nil, err
 	}
-	br := bufio.NewReader(conn)
+	_ = conn.SetReadDeadline(time.Now().Add(c.opt.ResponseHeaderTimeout))
+	br := pc.br
 	resp, err := readUntilCloseResponse(br, req)
 	if err != nil {
+		stop()
 		conn.Close()
+		if isTimeout(err) {
+			return nil, errHeaderTimeout
+		}
 		return nil, err
 	}
 	if req.Method == http.MethodHead || resp.StatusCode < 200 || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified {
@@ -80,6 +62,8 @@ func fetchUntilClose(ctx context.Context, dial func(ctx context.Context, network
 		resp.Body = http.NoBody // these never have a body (RFC 9112 §6.3 rule 1)
 		return resp, nil
 	}
+	_ = conn.SetReadDeadline(time.Time{})
+	pc.bodyStarted()
 	resp.Body = &closeConnBody{Reader: br, conn: conn, stop: stop}
 	return resp, nil
 }
