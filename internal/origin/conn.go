@@ -188,8 +188,8 @@ func isClosedIdle(err error) bool {
 
 type timeoutError struct{ msg string }
 
-func (e timeoutError) Error() string { return e.msg }
-func (e timeoutError) Timeout() bool { return true }
+func (e timeoutError) Error() string   { return e.msg }
+func (e timeoutError) Timeout() bool   { return true }
 func (e timeoutError) Temporary() bool { return true }
 
 var errHeaderTimeout error = timeoutError{"origin: timeout awaiting response headers"}
