@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # Load figures for the proxy, on loopback only (make bench). For each body size it
 # starts a plain server (internal/bench/plainserver), an origin (the same program),
-# the proxy in front of the origin and a stock httputil.ReverseProxy in front of it
-# too, then runs wrk with the same settings against:
+# the proxy in front of the origin, a stock httputil.ReverseProxy and nginx
+# (internal/bench/nginx.conf: proxy_pass over a keep-alive upstream pool, no cache, no
+# access log) in front of it too, then runs wrk with the same settings against each
+# row, ROUNDS times, the rows interleaved within each round, and reports medians:
 #
-#   a  plain server, cacheable path          what Go serves from memory with no proxy
-#   b  proxy, same path, warmed (a hit)      target: b/a >= 0.85 at 1KiB, >= 0.90 at 100KiB
+#   a  plain server, cacheable path          what Go serves from memory with no proxy: the limit
+#   b  proxy, same path, warmed (a hit)      target: CPU per hit <= a's
 #   ti, tg, tb, tz                           proxy hit on a text path (text/plain, same size): identity,
 #                                            and the stored gzip, br and zstd copies (--compress)
-#   o  origin, no-store path                 the origin direct: c's baseline
-#   c  proxy, no-store path (pass-through)   what the proxy adds to a zero-work origin
-#   r  stock httputil.ReverseProxy, no-store what any Go reverse proxy adds: c's floor
+#   o  origin, no-store path                 the origin direct
+#   c  proxy, no-store path (pass-through)   target: CPU <= 45 µs at 1KiB, req/s >= 0.45 x o's
+#   n  nginx, no-store path                  the anchor: origin CPU under c <= under n
+#   r  stock httputil.ReverseProxy, no-store what any Go reverse proxy with net/http's client costs
 #   o1, c1, r1                               the same with one connection: added latency, no queueing
 #   o+D, c+D, r+D                            the same against an origin that works D per request
 #                                            (?delay=D; SLOW, default 10ms): target p50(c) <= 1.15 x p50(o)
 #
-# Pinning (with taskset and 2+ CPUs): the server measured (plain server, proxy or
-# stock proxy) runs alone on CPU 0; wrk and the origin share CPU 1. So a plain server
-# and the proxy get the same CPU for a and b, and in o, c and r the origin works
+# Every row reports req/s, p50 and p99 (wrk), and the CPU time per request of the
+# server measured and of the origin (utime + stime from /proc/PID/stat before and after
+# the run, divided by the requests wrk counted). CPU per request is the figure to read
+# on a shared machine: it moves far less with other tenants than req/s does.
+#
+# Rows are declared with row (id, label, url, connections, pids of the server measured,
+# and optionally one request header);
+# to add one, start its server next to the others and add a row line.
+#
+# Pinning (with taskset and 2+ CPUs): the server measured (plain server, proxy, stock
+# proxy, nginx) runs alone on CPU 0; wrk and the origin share CPU 1. So a plain server
+# and the proxy get the same CPU for a and b, and in o, c, n and r the origin works
 # under the same conditions while the proxy, as in production, does not take CPU
 # from its origin.
 #
@@ -27,14 +39,16 @@
 # everything it started when it exits (on a TERM sent to the script alone, once the
 # wrk run in progress ends; Ctrl-C stops wrk too, so at once).
 #
-# Environment: DURATION (10s), CONNS (64), THREADS (2), SIZES ("1024 102400"),
-# LAT_CONNS (1, the unloaded runs; 0 skips them), SLOW ("10ms": origin work per
-# request for the +D rows, a list; "" skips them), ORIGIN_DELAY (0: origin work for
-# every other o, c, r row), PIN (auto: as above when taskset exists and there are
-# 2+ CPUs; 0 turns it off).
+# Environment: DURATION (5s per run), ROUNDS (3), CONNS (64), THREADS (2), SIZES
+# ("1024 102400"), LAT_CONNS (1, the unloaded rows; 0 skips them), SLOW ("10ms": origin
+# work per request for the +D rows, a list; "" skips them), ORIGIN_DELAY (0: origin
+# work for every other row), NGINX (1; 0 skips the nginx row), PIN (auto: as above when
+# taskset exists and there are 2+ CPUs; 0 turns it off).
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+NGINX=${NGINX:-1}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 SIZES=${SIZES:-1024 102400}
@@ -62,10 +76,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! command -v wrk >/dev/null; then
-	echo "installing wrk" >&2
-	apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+if [[ $NGINX != 0 ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+	need+=(nginx-light)
 fi
+if ((${#need[@]})); then
+	echo "installing ${need[*]}" >&2
+	apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 echo "building the proxy and the plain server" >&2
 go build -o "$work/caching-proxy" ./cmd/caching-proxy
@@ -132,33 +152,62 @@ proc_cpu() {                                                                  # 
 }
 
 # load runs wrk against url with conns connections and sets rps, p50, p99 (µs), errs,
-# and other: the share of the machine's CPU that neither wrk nor our servers used
-# during the run (other tenants, steal). Figures taken with other above a few % are noise.
-load() { # url conns [header]
-	local out busy0 ours0 t0 wrk_cpu elapsed hz hdr=()
-	[[ -n ${3:-} ]] && hdr=(-H "$3")
+# cpu and ocpu (CPU µs per request of the pids in $3 and of the origin), and other: the
+# share of the machine's CPU that neither wrk nor our servers used during the run
+# (other tenants, steal). Figures taken with other above a few % are noise.
+load() { # url conns "pids measured" [header]
+	local out busy0 ours0 t0 wrk_cpu elapsed hz s0 o0 s1 o1 n hdr=()
+	[[ -n ${4:-} ]] && hdr=(-H "$4")
 	busy0=$(cpu_busy) ours0=$(proc_cpu "${servers[@]}") t0=$(date +%s.%N)
+	# shellcheck disable=SC2086 # $3 is a list of pids
+	s0=$(proc_cpu $3) o0=$(proc_cpu "$opid")
 	out=$({ TIMEFORMAT='%U %S'; time "${wrk_pin[@]}" wrk -t"$(($2 < THREADS ? $2 : THREADS))" -c"$2" -d"$DURATION" --latency "${hdr[@]}" "$1" >"$work/wrk.out"; } 2>&1)
+	# shellcheck disable=SC2086
+	s1=$(proc_cpu $3) o1=$(proc_cpu "$opid")
 	wrk_cpu=$(tail -n 1 <<<"$out" | awk '{print $1 + $2}') # time's line comes last
 	elapsed=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN {print t1 - t0}')
 	hz=$(getconf CLK_TCK)
 	other=$(awk -v b="$(($(cpu_busy) - busy0))" -v o="$(($(proc_cpu "${servers[@]}") - ours0))" -v w="$wrk_cpu" \
-		-v hz="$hz" -v e="$elapsed" -v n="$(nproc)" 'BEGIN {x = ((b - o) / hz - w) / (e * n) * 100; if (x < 0) x = 0; printf "%.0f%%", x}')
+		-v hz="$hz" -v e="$elapsed" -v n="$(nproc)" 'BEGIN {x = ((b - o) / hz - w) / (e * n) * 100; if (x < 0) x = 0; printf "%.0f", x}')
 	out=$(cat "$work/wrk.out")
+	n=$(awk '/ requests in / {print $1}' <<<"$out")
 	rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
 	p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")
 	p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	cpu=$(awk -v t="$((s1 - s0))" -v hz="$hz" -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0}')
+	ocpu=$(awk -v t="$((o1 - o0))" -v hz="$hz" -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0}')
 	errs=$(awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); printf "%s; ", $0}' <<<"$out")
 }
 
-declare -A RPS P50
+# row declares one row of the current size: id, label, url, connections, pids measured,
+# and optionally a request header ("Name: value").
+row() { ids+=("$1") label[$1]=$2 url[$1]=$3 conns[$1]=$4 spids[$1]=$5 header[$1]=${6:-}; }
+
+# median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+declare -A RPS P50 CPU OCPU label url conns spids header
 text_rows=()
 rows=()
-run() { # id size label url conns [header]
-	load "$4" "$5" "${6:-}"
-	RPS[$1.$2]=$rps P50[$1.$2]=$p50
-	rows+=("$(printf '%-7s %-8s %-34s %6s %10s %9s %9s %6s  %s' "$2" "$1" "$3" "$5" "$rps" "$p50" "$p99" "$other" "${errs:-}")")
-	echo "  ${rows[-1]}" >&2
+# measure runs every declared row ROUNDS times, interleaved, and keeps the medians.
+measure() { # size
+	local r id
+	declare -A m_rps m_p50 m_p99 m_cpu m_ocpu m_other m_errs
+	for r in $(seq 1 "$ROUNDS"); do
+		for id in "${ids[@]}"; do
+			load "${url[$id]}" "${conns[$id]}" "${spids[$id]}" "${header[$id]}"
+			m_rps[$id]+="$rps " m_p50[$id]+="$p50 " m_p99[$id]+="$p99 " m_cpu[$id]+="$cpu " m_ocpu[$id]+="$ocpu " m_other[$id]+="$other "
+			[[ -n ${errs:-} ]] && m_errs[$id]+="$errs"
+			printf '  round %d  %-7s %-8s %8s req/s  p50 %6s µs  cpu %6s µs/req  origin %6s µs/req  other %s%%\n' "$r" "$1" "$id" "$rps" "$p50" "$cpu" "$ocpu" "$other" >&2
+		done
+	done
+	for id in "${ids[@]}"; do
+		# shellcheck disable=SC2086 # lists of numbers
+		RPS[$id.$1]=$(median ${m_rps[$id]}) P50[$id.$1]=$(median ${m_p50[$id]}) CPU[$id.$1]=$(median ${m_cpu[$id]}) OCPU[$id.$1]=$(median ${m_ocpu[$id]})
+		# shellcheck disable=SC2086
+		rows+=("$(printf '%-7s %-8s %-34s %6s %9.0f %8.0f %8.0f %9s %9s %6s  %s' "$1" "$id" "${label[$id]}" "${conns[$id]}" \
+			"${RPS[$id.$1]}" "${P50[$id.$1]}" "$(median ${m_p99[$id]})" "${CPU[$id.$1]}" "${OCPU[$id.$1]}" "$(median ${m_other[$id]})%" "${m_errs[$id]:-}")")
+	done
 }
 
 human() { (($1 >= 1024 && $1 % 1024 == 0)) && echo "$(($1 / 1024))KiB" || echo "${1}B"; }
@@ -166,14 +215,15 @@ human() { (($1 >= 1024 && $1 % 1024 == 0)) && echo "$(($1 / 1024))KiB" || echo "
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-)" >&2
 echo "wrk: -t$THREADS -c$CONNS -d$DURATION --latency; pinning: $pinned; origin delay: $ORIGIN_DELAY" >&2
 
-ap="" op="" pp="" rp="" # set by free_port
+ap="" op="" pp="" rp="" np="" # set by free_port
 for size in $SIZES; do
 	sz=$(human "$size")
 	free_port ap
 	free_port op
 	free_port pp
 	free_port rp
-	plain=http://127.0.0.1:$ap origin=http://127.0.0.1:$op proxy=http://127.0.0.1:$pp stock=http://127.0.0.1:$rp
+	free_port np
+	plain=http://127.0.0.1:$ap origin=http://127.0.0.1:$op proxy=http://127.0.0.1:$pp stock=http://127.0.0.1:$rp ngx=http://127.0.0.1:$np
 	"${server_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$ap" --size "$size" 2>"$work/plain.log" &
 	apid=$!
 	"${wrk_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$op" --size "$size" --delay "$ORIGIN_DELAY" 2>"$work/origin.log" &
@@ -185,6 +235,18 @@ for size in $SIZES; do
 	rpid=$!
 	pids+=("$apid" "$opid" "$ppid" "$rpid")
 	servers=("$apid" "$opid" "$ppid" "$rpid")
+	npids=""
+	if [[ $NGINX != 0 ]]; then
+		mkdir -p "$work/nginx"
+		sed "s#@WORK@#$work/nginx#g; s#@PORT@#$np#g; s#@ORIGIN@#127.0.0.1:$op#g" internal/bench/nginx.conf >"$work/nginx/nginx.conf"
+		"${server_pin[@]}" "$nginx_bin" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/nginx.log" 2>&1 &
+		npid=$!
+		pids+=("$npid")
+		wait_up "$ngx/healthz" "$work/nginx/error.log"
+		npids="$npid $(cat "/proc/$npid/task/$npid/children" 2>/dev/null)" # master and worker
+		# shellcheck disable=SC2206
+		servers+=($npids)
+	fi
 	wait_up "$plain/healthz" "$work/plain.log"
 	wait_up "$origin/healthz" "$work/origin.log"
 	wait_up "$stock/healthz" "$work/stock.log"
@@ -196,38 +258,42 @@ for size in $SIZES; do
 	[[ $got == HIT ]] || { echo "warm-up: X-Cache $got on $proxy/cacheable, want HIT" >&2; exit 1; }
 	got=$(curl -fsS -D - -o /dev/null "$proxy/nostore/x" | tr -d '\r' | awk -F': ' 'tolower($1) == "cache-status" {print $2}')
 	[[ $got == *"detail=no-store"* ]] || { echo "pass-through: Cache-Status $got on $proxy/nostore/x, want no-store" >&2; exit 1; }
-
 	curl -fsS -o /dev/null "$proxy/text/x"
 	for c in gzip br zstd; do
 		got=$(curl -fsS -H "Accept-Encoding: $c" -D - -o /dev/null "$proxy/text/x" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" {print $2}')
 		[[ $got == "$c" ]] || { echo "text hit: Content-Encoding $got for Accept-Encoding $c, want $c" >&2; exit 1; }
 	done
 
-	echo "body $sz" >&2
-	run a "$sz" "plain server, cacheable" "$plain/cacheable" "$CONNS"
-	run b "$sz" "proxy hit" "$proxy/cacheable" "$CONNS"
-	run ti "$sz" "proxy hit, text, identity" "$proxy/text/x" "$CONNS"
+	ids=()
+	row a "plain server, cacheable" "$plain/cacheable" "$CONNS" "$apid"
+	row b "proxy hit" "$proxy/cacheable" "$CONNS" "$ppid"
+	row ti "proxy hit, text, identity" "$proxy/text/x" "$CONNS" "$ppid"
 	for c in gzip br zstd; do
-		run "t${c:0:1}" "$sz" "proxy hit, text, $c copy" "$proxy/text/x" "$CONNS" "Accept-Encoding: $c"
+		row "t${c:0:1}" "proxy hit, text, $c copy" "$proxy/text/x" "$CONNS" "$ppid" "Accept-Encoding: $c"
 	done
-	run o "$sz" "origin direct, no-store" "$origin/nostore/x" "$CONNS"
-	run c "$sz" "proxy pass-through, no-store" "$proxy/nostore/x" "$CONNS"
-	run r "$sz" "stock ReverseProxy, no-store" "$stock/nostore/x" "$CONNS"
+	row o "origin direct, no-store" "$origin/nostore/x" "$CONNS" "$opid"
+	row c "proxy pass-through, no-store" "$proxy/nostore/x" "$CONNS" "$ppid"
+	[[ $NGINX != 0 ]] && row n "nginx pass-through, no-store" "$ngx/nostore/x" "$CONNS" "$npids"
+	row r "stock ReverseProxy, no-store" "$stock/nostore/x" "$CONNS" "$rpid"
 	if ((LAT_CONNS > 0)); then
-		run o1 "$sz" "origin direct, no-store" "$origin/nostore/x" "$LAT_CONNS"
-		run c1 "$sz" "proxy pass-through, no-store" "$proxy/nostore/x" "$LAT_CONNS"
-		run r1 "$sz" "stock ReverseProxy, no-store" "$stock/nostore/x" "$LAT_CONNS"
+		row o1 "origin direct, no-store" "$origin/nostore/x" "$LAT_CONNS" "$opid"
+		row c1 "proxy pass-through, no-store" "$proxy/nostore/x" "$LAT_CONNS" "$ppid"
+		row r1 "stock ReverseProxy, no-store" "$stock/nostore/x" "$LAT_CONNS" "$rpid"
 	fi
 	for d in $SLOW; do
-		run "o+$d" "$sz" "origin direct, no-store, $d" "$origin/nostore/x?delay=$d" "$CONNS"
-		run "c+$d" "$sz" "proxy pass-through, $d" "$proxy/nostore/x?delay=$d" "$CONNS"
-		run "r+$d" "$sz" "stock ReverseProxy, $d" "$stock/nostore/x?delay=$d" "$CONNS"
+		row "o+$d" "origin direct, no-store, $d" "$origin/nostore/x?delay=$d" "$CONNS" "$opid"
+		row "c+$d" "proxy pass-through, $d" "$proxy/nostore/x?delay=$d" "$CONNS" "$ppid"
+		row "r+$d" "stock ReverseProxy, $d" "$stock/nostore/x?delay=$d" "$CONNS" "$rpid"
 	done
+	echo "body $sz" >&2
+	measure "$sz"
 	if [[ -s $work/proxy.log ]]; then
 		echo "proxy log:" >&2
 		tail -5 "$work/proxy.log" >&2
 	fi
-	stop "$ppid" "$rpid" "$opid" "$apid"
+	# shellcheck disable=SC2086
+	stop "$ppid" "$rpid" "$opid" "$apid" ${npid:-}
+	npid=""
 done
 
 text_summary() { # size: the text rows' req/s against identity
@@ -241,33 +307,35 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 overhead() { awk -v c="$1" -v o="$2" 'BEGIN { if (o > 0) printf "%+.0f%%", (c / o - 1) * 100; else print "n/a" }'; }
 
 echo
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-)"
-echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency (single-connection rows: -c$LAT_CONNS); pinning: $pinned; origin delay: $ORIGIN_DELAY"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency (single-connection rows: -c$LAT_CONNS), medians of $ROUNDS interleaved rounds; pinning: $pinned; origin delay: $ORIGIN_DELAY"
 echo
-printf '%-7s %-8s %-34s %6s %10s %9s %9s %6s  %s\n' size id target conns "req/s" "p50 µs" "p99 µs" other errors
+printf '%-7s %-8s %-34s %6s %9s %8s %8s %9s %9s %6s  %s\n' size id target conns "req/s" "p50 µs" "p99 µs" "cpu µs/r" "orig µs/r" other errors
 for r in "${rows[@]}"; do echo "$r"; done
 echo
 first_slow=${SLOW%% *}
-echo "hit: b/a req/s. pass-through: p50 of c against o (the target, <= +15%, at an origin that works ${first_slow:-n/a};"
-echo "and at a zero-work origin), p50 and req/s of c against the stock proxy r, unloaded added latency c1 - o1."
+echo "cpu: CPU µs per request of the server measured (nginx: master + worker); orig: of the origin, in the same run."
+echo "hit: b's CPU per hit against a's (target <= 1.00). pass-through: c's CPU (target <= 45 µs at 1KiB), c/o req/s"
+echo "(target >= 0.45; nginx n/o beside it), origin CPU under c against under n (target <= 1.00), p50 of c against o"
+echo "at an origin that works ${first_slow:-n/a} (<= +15%), unloaded added latency c1 - o1."
 echo
-printf '%-7s %-18s %-20s %-22s %-24s %-20s\n' size "hit b/a (target)" "c vs o @${first_slow:-n/a}" "c vs o @0" "c vs r: p50, req/s" "c1 - o1 (c1 vs r1)"
+printf '%-7s %-12s %-12s %-14s %-12s %-14s %-16s %-12s\n' size "hit cpu b/a" "c cpu µs" "c/o (n/o)" "orig c/n" "c/r req/s" "c vs o @${first_slow:-n/a}" "c1 - o1"
 for size in $SIZES; do
 	sz=$(human "$size")
-	target=0.90
-	((size < 100 * 1024)) && target=0.85
-	slow="n/a" unl="n/a"
+	slow="n/a" unl="n/a" nrat="n/a" orat="n/a"
 	for d in $SLOW; do
-		slow="$(overhead "${P50[c+$d.$sz]}" "${P50[o+$d.$sz]}") (<= +15%)"
+		slow="$(overhead "${P50[c+$d.$sz]}" "${P50[o+$d.$sz]}")"
 		break # the first SLOW value is the target's
 	done
 	if ((LAT_CONNS > 0)); then
-		unl="+$((P50[c1.$sz] - P50[o1.$sz])) µs ($(overhead "${P50[c1.$sz]}" "${P50[r1.$sz]}"))"
+		unl="+$(awk -v c="${P50[c1.$sz]}" -v o="${P50[o1.$sz]}" 'BEGIN {printf "%.0f", c - o}') µs"
+	fi
+	if [[ $NGINX != 0 ]]; then
+		nrat=$(ratio "${RPS[n.$sz]}" "${RPS[o.$sz]}") orat=$(ratio "${OCPU[c.$sz]}" "${OCPU[n.$sz]}")
 	fi
 	text_rows+=("$(text_summary "$sz")")
-	printf '%-7s %-18s %-20s %-22s %-24s %-20s\n' "$sz" "$(ratio "${RPS[b.$sz]}" "${RPS[a.$sz]}") (>= $target)" "$slow" \
-		"$(overhead "${P50[c.$sz]}" "${P50[o.$sz]}")" \
-		"$(overhead "${P50[c.$sz]}" "${P50[r.$sz]}"), $(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$unl"
+	printf '%-7s %-12s %-12s %-14s %-12s %-14s %-16s %-12s\n' "$sz" "$(ratio "${CPU[b.$sz]}" "${CPU[a.$sz]}")" "${CPU[c.$sz]}" \
+		"$(ratio "${RPS[c.$sz]}" "${RPS[o.$sz]}") ($nrat)" "$orat" "$(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$slow" "$unl"
 done
 echo
 echo "text hit, req/s of each stored copy against identity (ti):"

@@ -134,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, now := h.Key(r.URL), time.Now()
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || asksUpgrade(r.Header) {
 		x := &exchange{key: key, in: r, now: now, kind: passUnsafe}
 		if policy.IsSafe(r.Method) {
 			x.kind = passBypass
@@ -182,6 +182,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.forward(w, r, x)
+}
+
+// asksUpgrade reports whether a request asks to switch protocols (RFC 9110 §7.8): it
+// bypasses the cache, and a 101 hands the connection to the origin.
+func asksUpgrade(h http.Header) bool {
+	if len(h["Upgrade"]) == 0 {
+		return false
+	}
+	for _, v := range h["Connection"] {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // forward sends the request through the ReverseProxy; count or originError counts it.

@@ -38,7 +38,8 @@ func (h *Handler) send(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	h.m.Origin(resp.StatusCode, time.Since(start))
-	if h.opt.BodyTimeout > 0 && resp.Body != nil && resp.Body != http.NoBody {
+	// A 101's body is the switched connection, which ReverseProxy needs as it is.
+	if h.opt.BodyTimeout > 0 && resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		resp.Body = newIdleTimeoutBody(resp.Body, h.opt.BodyTimeout)
 	}
 	return resp, nil
