@@ -180,3 +180,33 @@ func BenchmarkMissPassThrough(b *testing.B) {
 		b.Fatalf("last request: Cache-Status %q, %d bytes; want fwd=miss; detail=no-store, %d bytes", got, w.n, size)
 	}
 }
+
+// BenchmarkPassThroughLoopback is BenchmarkMissPassThrough against a real origin on
+// loopback through the origin client (NewTransport), so the client's work is in it;
+// so is the origin's, which runs in the same process.
+func BenchmarkPassThroughLoopback(b *testing.B) {
+	const size = 1 << 10
+	o := httptest.NewServer(bench.Handler(bench.Body(size), 0))
+	defer o.Close()
+	tr := NewTransport(TransportOptions{})
+	defer tr.CloseIdleConnections()
+	st, err := NewStore(64 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	u, _ := url.Parse(o.URL)
+	h := New(Options{Origin: u, Store: st, Metrics: metrics.New(prometheus.NewRegistry(), st.Stats), Transport: tr})
+	req := httptest.NewRequest(http.MethodGet, bench.NoStorePrefix+"a", nil)
+	w := newBenchWriter()
+	h.ServeHTTP(w, req)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.reset()
+		h.ServeHTTP(w, req)
+	}
+	if w.n != size {
+		b.Fatalf("last request: %d bytes, want %d", w.n, size)
+	}
+}
