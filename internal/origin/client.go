@@ -336,7 +336,8 @@ func (b *body) finish(complete bool) {
 	}
 	b.done = true
 	b.mu.Unlock()
-	reuse := complete && b.reuse
+	// Bytes past the end of the response are not ours to read as the next one.
+	reuse := complete && b.reuse && b.pc.br.Buffered() == 0
 	if b.stop != nil && !b.stop() {
 		reuse = false // the context ended: its abort has run or is running on the connection
 	}

@@ -406,3 +406,23 @@ func (c *Client) keyFor(url string) string {
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	return req.URL.Scheme + "://" + canonicalAddr(req.URL.Scheme, req.URL.Host)
 }
+
+// TestBytesAfterTheBodyAreNotTheNextResponse: an origin that sends more than its
+// Content-Length on a kept-alive connection; the extra bytes must not become the
+// answer to the next request.
+func TestBytesAfterTheBodyAreNotTheNextResponse(t *testing.T) {
+	url := rawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!")
+		}
+	})
+	c := newClient(t, Options{})
+	for i := range 2 {
+		if _, body := get(t, c, url); body != "ok" {
+			t.Fatalf("request %d: body %q, want ok", i, body)
+		}
+	}
+}
