@@ -253,11 +253,11 @@ func TestBodyIsNotUnderTheHeaderTimeout(t *testing.T) {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "first ")
 		w.(http.Flusher).Flush()
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(1500 * time.Millisecond)
 		io.WriteString(w, "last")
 	}))
 	defer s.Close()
-	c := newClient(t, Options{ResponseHeaderTimeout: 100 * time.Millisecond})
+	c := newClient(t, Options{ResponseHeaderTimeout: 500 * time.Millisecond})
 	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
 	resp, err := c.RoundTrip(req)
 	if err != nil {
@@ -389,12 +389,19 @@ func TestIdleConnectionsExpire(t *testing.T) {
 	defer s.Close()
 	c := newClient(t, Options{IdleConnTimeout: 50 * time.Millisecond})
 	get(t, c, s.URL)
-	time.Sleep(200 * time.Millisecond)
-	c.mu.Lock()
-	idle := len(c.idle[c.keyFor(s.URL)])
-	c.mu.Unlock()
-	if idle != 0 {
-		t.Errorf("%d idle connections after the idle timeout, want 0", idle)
+	idle := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.idle[c.keyFor(s.URL)])
+	}
+	if idle() != 1 {
+		t.Fatalf("%d idle connections after a request, want 1", idle())
+	}
+	for deadline := time.Now().Add(5 * time.Second); idle() != 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := idle(); n != 0 {
+		t.Errorf("%d idle connections 5s after a 50ms idle timeout, want 0", n)
 	}
 	get(t, c, s.URL)
 	if conns.Load() != 2 {
