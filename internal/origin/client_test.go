@@ -433,3 +433,32 @@ func TestBytesAfterTheBodyAreNotTheNextResponse(t *testing.T) {
 		}
 	}
 }
+
+// TestUnaskedBytesOnAnIdleConnection: an origin that sends a body with its answer to
+// HEAD, a moment later; the stray bytes must not be read as the next response.
+func TestUnaskedBytesOnAnIdleConnection(t *testing.T) {
+	url := rawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+			if r.Method == http.MethodHead {
+				time.Sleep(20 * time.Millisecond)
+			}
+			io.WriteString(c, "hello")
+		}
+	})
+	c := newClient(t, Options{})
+	req, _ := http.NewRequest(http.MethodHead, url, nil)
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	time.Sleep(100 * time.Millisecond) // the stray body has arrived
+	if _, body := get(t, c, url); body != "hello" {
+		t.Errorf("GET after HEAD: %q, want hello", body)
+	}
+}

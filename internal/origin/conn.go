@@ -71,8 +71,7 @@ func (pc *conn) close() {
 	})
 }
 
-// get returns an idle connection to key's origin, or a new one. A request that may not
-// be sent twice only gets an idle connection that the origin has not closed meanwhile.
+// get returns an idle connection to key's origin that is still open, or a new one.
 func (c *Client) get(ctx context.Context, req *http.Request, key string) (*conn, error) {
 	for {
 		c.mu.Lock()
@@ -88,7 +87,10 @@ func (c *Client) get(ctx context.Context, req *http.Request, key string) (*conn,
 		if !pc.timer.Stop() {
 			continue // its idle time ran out: the timer is closing it
 		}
-		if !replayable(req) && !pc.alive() {
+		// A kept connection the origin has closed, or written to unasked, is not used:
+		// net/http's Transport keeps a read pending on idle connections to see this,
+		// here one non-blocking peek of the socket does.
+		if !pc.alive() {
 			pc.close()
 			continue
 		}
