@@ -117,7 +117,7 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	key := req.URL.Scheme + "://" + canonicalAddr(req.URL.Scheme, req.URL.Host)
 	for attempt := 0; ; attempt++ {
-		pc, err := c.get(req.Context(), req, key)
+		pc, err := c.get(req.Context(), req, key, attempt > 0) // a retry never takes another kept connection
 		if err != nil {
 			closeBody(req)
 			return nil, err

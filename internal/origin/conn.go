@@ -72,8 +72,8 @@ func (pc *conn) close() {
 }
 
 // get returns an idle connection to key's origin that is still open, or a new one.
-func (c *Client) get(ctx context.Context, req *http.Request, key string) (*conn, error) {
-	for {
+func (c *Client) get(ctx context.Context, req *http.Request, key string, fresh bool) (*conn, error) {
+	for !fresh {
 		c.mu.Lock()
 		cs := c.idle[key]
 		if len(cs) == 0 {
