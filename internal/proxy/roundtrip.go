@@ -125,10 +125,14 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 	if ok && resp.ContentLength > h.opt.MaxObjectSize {
 		ok, why = false, "too-large"
 	}
-	fresh := policy.Assess(resp.StatusCode, resp.Header, d, requested, received)
-	header := policy.StoredHeader(resp.Header, d)
-	if ok && (&entry{fresh: fresh, header: header}).retention(received, h.opt.StaleIfError) <= 0 {
-		ok, why = false, "stale" // already past every window in which it could be used
+	var fresh policy.Freshness
+	var header http.Header
+	if ok { // a pass-through (no-store, private, ...) computes neither
+		fresh = policy.Assess(resp.StatusCode, resp.Header, d, requested, received)
+		header = policy.StoredHeader(resp.Header, d)
+		if (&entry{fresh: fresh, header: header}).retention(received, h.opt.StaleIfError) <= 0 {
+			ok, why = false, "stale" // already past every window in which it could be used
+		}
 	}
 	x.result = metrics.Miss
 	if !ok {
