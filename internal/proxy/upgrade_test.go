@@ -3,6 +3,8 @@ package proxy
 import (
 	"bufio"
 	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"net"
@@ -56,6 +58,15 @@ func TestWebSocketThroughTheProxy(t *testing.T) {
 	c, err := net.Dial("tcp", p.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p.TLS != nil { // -h2: a WebSocket handshake is HTTP/1.1 (RFC 6455 §4.1), over TLS here
+		pool := x509.NewCertPool()
+		pool.AddCert(p.Certificate())
+		tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: "example.com", NextProtos: []string{"http/1.1"}})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		c = tc
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
