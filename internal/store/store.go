@@ -1,9 +1,11 @@
 // Package store is a byte-bounded in-memory map from string keys to immutable values,
-// built on ristretto. It knows keys, costs and retention times, and no HTTP rules.
+// built on ristretto, with an index that finds keys by prefix and by tag. It knows
+// keys, tags, costs and retention times, and no HTTP rules.
 //
 // ristretto hashes keys, so the full key is kept beside each value and compared on
 // Get; Set is asynchronous and may be refused by admission, so a true result never
-// promises a later hit; Clear is not atomic, so Clear swaps in a fresh cache.
+// promises a later hit; Clear is not atomic, so Clear swaps in a fresh cache (and a
+// fresh index with it).
 package store
 
 import (
@@ -22,15 +24,23 @@ type Value interface {
 // Store holds values of type V under string keys within a byte budget.
 type Store[V Value] struct {
 	maxBytes int64
-	c        atomic.Pointer[ristretto.Cache[string, slot[V]]]
+	g        atomic.Pointer[gen[V]]
 	evicted  atomic.Int64
 	rejected atomic.Int64
 }
 
-// slot keeps the full key so a hash collision is a miss, never a wrong answer.
+// gen is one cache and the index that follows it; Clear replaces both at once.
+type gen[V Value] struct {
+	c   *ristretto.Cache[string, slot[V]]
+	idx *index
+}
+
+// slot keeps the full key so a hash collision is a miss, never a wrong answer, and
+// the tags the index holds the key under, so the index can forget them when it goes.
 type slot[V Value] struct {
-	key string
-	v   V
+	key  string
+	v    V
+	tags []string
 }
 
 // slotOverhead approximates ristretto's and our bookkeeping per entry, so that
@@ -40,20 +50,20 @@ const slotOverhead = 128
 // New returns a store that keeps at most maxBytes of values.
 func New[V Value](maxBytes int64) (*Store[V], error) {
 	s := &Store[V]{maxBytes: maxBytes}
-	c, err := s.newCache()
+	g, err := s.newGen()
 	if err != nil {
 		return nil, err
 	}
-	s.c.Store(c)
+	s.g.Store(g)
 	return s, nil
 }
 
-func (s *Store[V]) newCache() (*ristretto.Cache[string, slot[V]], error) {
+func (s *Store[V]) newGen() (*gen[V], error) {
 	// ristretto's guidance: counters ~10x the expected number of entries. We expect
 	// entries of a few KiB, so budget/1KiB entries, within sane bounds.
 	counters := min(max(s.maxBytes/1024*10, 10_000), 50_000_000)
-	var c *ristretto.Cache[string, slot[V]]
-	current := func() bool { return s.c.Load() == c } // a cache swapped out by Clear counts no more
+	g := &gen[V]{idx: newIndex()}
+	current := func() bool { return s.g.Load() == g } // a cache swapped out by Clear counts no more
 	c, err := ristretto.NewCache(&ristretto.Config[string, slot[V]]{
 		NumCounters:        counters,
 		MaxCost:            s.maxBytes,
@@ -70,16 +80,24 @@ func (s *Store[V]) newCache() (*ristretto.Cache[string, slot[V]], error) {
 				s.rejected.Add(1)
 			}
 		},
+		// Every value that leaves, however (replaced, deleted, evicted, expired,
+		// refused), passes here exactly once; the zero slot stands for "nothing".
+		OnExit: func(sl slot[V]) {
+			if sl.key != "" {
+				g.idx.remove(sl.key, sl.tags)
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return c, nil
+	g.c = c
+	return g, nil
 }
 
 // Get returns the value stored under key.
 func (s *Store[V]) Get(key string) (V, bool) {
-	sl, ok := s.c.Load().Get(key)
+	sl, ok := s.g.Load().c.Get(key)
 	if !ok || sl.key != key {
 		var zero V
 		return zero, false
@@ -90,34 +108,54 @@ func (s *Store[V]) Get(key string) (V, bool) {
 // Set stores v under key for at most retention. It reports false when the write was
 // dropped at once; true does not promise a later hit, since admission may refuse it.
 func (s *Store[V]) Set(key string, v V, retention time.Duration) bool {
-	cost := v.Cost() + int64(len(key)) + slotOverhead
-	if cost > s.maxBytes || retention <= 0 {
+	return s.SetTagged(key, v, retention, nil)
+}
+
+// SetTagged is Set for a value that carries tags: KeysWithTag finds it under each of
+// them while it is stored. tags must not change afterwards. The index's bytes for the
+// key and its tags are charged to the value's cost.
+func (s *Store[V]) SetTagged(key string, v V, retention time.Duration, tags []string) bool {
+	cost := v.Cost() + int64(len(key)) + slotOverhead + indexCost(key, tags)
+	if cost > s.maxBytes || retention <= 0 || key == "" {
 		return false
 	}
-	return s.c.Load().SetWithTTL(key, slot[V]{key: key, v: v}, cost, retention)
+	g := s.g.Load()
+	g.idx.add(key, tags) // before ristretto can see the value, so its exit finds it
+	if !g.c.SetWithTTL(key, slot[V]{key: key, v: v, tags: tags}, cost, retention) {
+		g.idx.remove(key, tags) // dropped at once: ristretto never held it
+		return false
+	}
+	return true
 }
 
 // Del removes key.
-func (s *Store[V]) Del(key string) { s.c.Load().Del(key) }
+func (s *Store[V]) Del(key string) { s.g.Load().c.Del(key) }
+
+// KeysWithPrefix returns the stored keys that start with prefix (literally; no
+// patterns), including some whose values are leaving at this moment.
+func (s *Store[V]) KeysWithPrefix(prefix string) []string { return s.g.Load().idx.withPrefix(prefix) }
+
+// KeysWithTag returns the stored keys whose values carry tag (exactly).
+func (s *Store[V]) KeysWithTag(tag string) []string { return s.g.Load().idx.withTag(tag) }
 
 // Wait blocks until earlier Sets and Dels are applied. Tests use it instead of sleeping.
-func (s *Store[V]) Wait() { s.c.Load().Wait() }
+func (s *Store[V]) Wait() { s.g.Load().c.Wait() }
 
 // Clear empties the store and reports what it held. Requests in flight see either the
 // old contents or none, never a half-cleared cache.
 func (s *Store[V]) Clear() Stats {
-	fresh, err := s.newCache()
+	fresh, err := s.newGen()
 	if err != nil { // the same config succeeded in New
 		panic(err)
 	}
-	old := s.c.Swap(fresh)
+	old := s.g.Swap(fresh)
 	st := statsOf(old)
-	old.Close()
+	old.c.Close()
 	return st
 }
 
 // Close releases the store's goroutines.
-func (s *Store[V]) Close() { s.c.Load().Close() }
+func (s *Store[V]) Close() { s.g.Load().c.Close() }
 
 // Stats are the store's figures at one moment.
 type Stats struct {
@@ -126,21 +164,25 @@ type Stats struct {
 	MaxBytes int64 // the budget
 	Evicted  int64 // values pushed out to make room or expired, since start
 	Rejected int64 // Sets refused by admission, since start
+	// The index: keys it can find by prefix, and (tag, key) pairs it can find by tag.
+	IndexKeys, IndexTagged int64
 }
 
 // Stats reports the store's current figures.
 func (s *Store[V]) Stats() Stats {
-	st := statsOf(s.c.Load())
+	st := statsOf(s.g.Load())
 	st.MaxBytes = s.maxBytes
 	st.Evicted = s.evicted.Load()
 	st.Rejected = s.rejected.Load()
 	return st
 }
 
-func statsOf[V Value](c *ristretto.Cache[string, slot[V]]) Stats {
-	m := c.Metrics
-	return Stats{
+func statsOf[V Value](g *gen[V]) Stats {
+	m := g.c.Metrics
+	st := Stats{
 		Entries: int64(m.KeysAdded()) - int64(m.KeysEvicted()),
-		Bytes:   c.MaxCost() - c.RemainingCost(),
+		Bytes:   g.c.MaxCost() - g.c.RemainingCost(),
 	}
+	st.IndexKeys, st.IndexTagged = g.idx.size()
+	return st
 }
