@@ -40,6 +40,7 @@ type Metrics struct {
 	L2Up           prometheus.Gauge
 	codings        codingMetrics // coding.go
 	L2LeaseExpired prometheus.Counter
+	purges         purges
 }
 
 // StatsFunc reports the store's figures; it is called at scrape time.
@@ -70,6 +71,7 @@ func New(reg prometheus.Registerer, stats StatsFunc) *Metrics {
 			Help: "Fill leases that expired before their fill was written: the origin took longer than the lease, so other replicas may have fetched too."}),
 	}
 	m.registerCodings(f)
+	m.purges = newPurges(f)
 	for i, o := range outcomes {
 		m.byOutcome[i] = requests.WithLabelValues(string(o)) // present from the first scrape
 	}

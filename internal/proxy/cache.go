@@ -36,9 +36,10 @@ func (h *Handler) sharedGet(key string) (*entry, bool) {
 		return nil, false // written by another version: a miss, never a crash
 	}
 	h.addCodings(e, nil)
+	e.tagged = hasTagFields(e.header)
 	// Keep a local copy briefly, so a clear or invalidation elsewhere that this
 	// replica missed does bounded harm.
-	h.store.Set(key, e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL))
+	h.store.SetTagged(key, e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL), h.tagsOf(e))
 	return e, true
 }
 
@@ -67,9 +68,11 @@ func (h *Handler) put(key string, e *entry) {
 }
 
 func (h *Handler) set(key string, e *entry, keep time.Duration) {
-	h.store.Set(key, e, keep)
+	tags := h.tagsOf(e)
+	h.store.SetTagged(key, e, keep, tags)
 	if h.opt.Shared != nil && e.sharedSize() <= h.opt.MaxSharedSize {
 		h.opt.Shared.Set(key, e.encode(), keep, e.sharedCompressible())
+		h.shareTags(key, tags, keep)
 	}
 	// ristretto applies Sets asynchronously; wait so the very next request sees it.
 	h.store.Wait()

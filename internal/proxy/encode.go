@@ -134,7 +134,7 @@ func (e *entry) view(coding, origin string, b []byte, n int) *entry {
 			delete(hd, f)
 		}
 	}
-	return &entry{status: e.status, header: hd, body: b, fresh: e.fresh, vary: e.vary, varyKey: e.varyKey}
+	return &entry{status: e.status, header: hd, body: b, fresh: e.fresh, vary: e.vary, varyKey: e.varyKey, tagged: e.tagged}
 }
 
 // representation chooses what a request is answered with from a stored entry: the
@@ -171,7 +171,7 @@ func (h *Handler) representation(r *http.Request, e *entry) *entry {
 	if err != nil {
 		return cs.views[cs.origin]
 	}
-	return &entry{status: v.status, header: v.header, body: b, fresh: v.fresh, vary: v.vary, varyKey: v.varyKey}
+	return &entry{status: v.status, header: v.header, body: b, fresh: v.fresh, vary: v.vary, varyKey: v.varyKey, tagged: v.tagged}
 }
 
 // countServed records n body bytes served from e by their content coding.

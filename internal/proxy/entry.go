@@ -19,6 +19,7 @@ type entry struct {
 	vary    []string // request fields this response varies on (for a marker: of its variants)
 	varyKey string   // policy.SecondaryKey of the request that fetched it
 	marker  bool     // a variant index: look up key+nonce+secondary key next
+	tagged  bool     // header holds Surrogate-Key or Cache-Tag, which clients may not see
 	nonce   string   // marker generation; a new marker orphans the variants of an old one
 	size    int64    // bytes of header and body, for the store's budget
 	// A 206 holds bytes [first, first+len(body)) of a representation of length complete.
@@ -44,7 +45,7 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 	h := header.Clone()
 	h.Del("Cache-Status") // upstream caches' statuses are per response; ours is prepended on use
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	e := &entry{status: status, header: h, body: body, fresh: fresh, vary: policy.VaryNames(h)}
+	e := &entry{status: status, header: h, body: body, fresh: fresh, vary: policy.VaryNames(h), tagged: hasTagFields(h)}
 	if status == http.StatusPartialContent {
 		e.first, _, e.complete, _ = policy.ContentRange(h)
 		delete(h, "Content-Range") // rendered per request from first and complete

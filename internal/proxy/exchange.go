@@ -31,6 +31,7 @@ type exchange struct {
 	background bool                      // a refresh nobody waits for: not counted as a request
 	filled     *entry                    // what a fetch stored, once its body is complete
 	lease      func()                    // releases the shared tier's fill lease this fetch holds
+	began      uint64                    // the purge log's position when it went to the origin
 }
 
 type exchangeKey struct{}

@@ -39,5 +39,5 @@ func (h *Handler) markStale(x *exchange, stored *entry, now time.Time) {
 		h.drop(x.key)
 		return
 	}
-	h.put(x.key, e)
+	h.fill(x, e) // not when a purge came while the HEAD was out
 }

@@ -29,18 +29,20 @@ const Name = "caching-proxy"
 
 // Options configure a Handler. Zero values are documented per field.
 type Options struct {
-	Origin        *url.URL             // required: where requests go
-	Store         *store.Store[*entry] // required: see NewStore
-	Metrics       *metrics.Metrics     // required
-	Transport     http.RoundTripper    // talks to the origin; nil means NewTransport(TransportOptions{})
-	MaxObjectSize int64                // larger bodies are not stored; 0 means 8 MiB
-	StaleIfError  time.Duration        // operator default stale-if-error window; 0 is off
-	BodyTimeout   time.Duration        // longest silence in an origin body; 0 means none
-	Logger        *slog.Logger         // nil means slog.Default()
-	Shared        Shared               // a tier shared with other replicas; nil means none
-	MaxSharedSize int64                // larger entries stay in the local store only; 0 means 1 MiB
-	Key           policy.KeyRules      // cache-key rules; the zero value keeps keys as sent
-	Compression   *Compression         // serve stored bodies in other codings (encode.go); nil is off
+	Origin         *url.URL             // required: where requests go
+	Store          *store.Store[*entry] // required: see NewStore
+	Metrics        *metrics.Metrics     // required
+	Transport      http.RoundTripper    // talks to the origin; nil means NewTransport(TransportOptions{})
+	MaxObjectSize  int64                // larger bodies are not stored; 0 means 8 MiB
+	StaleIfError   time.Duration        // operator default stale-if-error window; 0 is off
+	BodyTimeout    time.Duration        // longest silence in an origin body; 0 means none
+	Logger         *slog.Logger         // nil means slog.Default()
+	Shared         Shared               // a tier shared with other replicas; nil means none
+	MaxSharedSize  int64                // larger entries stay in the local store only; 0 means 1 MiB
+	Key            policy.KeyRules      // cache-key rules; the zero value keeps keys as sent
+	Compression    *Compression         // serve stored bodies in other codings (encode.go); nil is off
+	TagFields      []string             // fields read for purge tags (policy.TagFields); nil means all of them
+	KeepTagHeaders bool                 // pass Surrogate-Key and Cache-Tag on to clients; false removes them
 }
 
 // Handler is the public side of the proxy.
@@ -54,6 +56,7 @@ type Handler struct {
 	log     *slog.Logger
 	nonce   atomic.Uint64
 	codec   *compress.Codec // set when Options.Compression is
+	purges  purgeLog
 }
 
 // NewStore returns the in-memory store the Handler uses.
@@ -203,6 +206,7 @@ func asksUpgrade(h http.Header) bool {
 // forward sends the request through the ReverseProxy; count or originError counts it.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	defer h.endFlight(x, nil, false) // if the origin failed before a response existed
+	x.began = h.purges.now()
 	h.rp.ServeHTTP(relay{w}, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 }
 
@@ -233,6 +237,7 @@ func (r relay) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // count records a forwarded request's outcome before its response is written, so
 // /metrics never lags what a client has seen.
 func (h *Handler) count(resp *http.Response) error {
+	h.stripTagFields(resp.Header)
 	if x, _ := resp.Request.Context().Value(exchangeKey{}).(*exchange); x != nil && !x.background {
 		h.m.Request(x.outcome())
 	}

@@ -49,6 +49,7 @@ func (h *Handler) unsafe(req *http.Request, x *exchange) (*http.Response, error)
 	}
 	if policy.Invalidates(req.Method, resp.StatusCode) {
 		h.invalidate(x, req, resp.Header)
+		h.invalidateGroups(req.Method, resp)
 	}
 	markForwarded(resp, "fwd=method")
 	if h.postReusable(req, x, resp) {
@@ -92,7 +93,7 @@ func (h *Handler) keepForGet(x *exchange, resp *http.Response) {
 	reqHeader := x.in.Header.Clone()
 	resp.Body = newFillBody(resp.Body, resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
 		if body != nil {
-			h.put(x.key, newEntry(resp.StatusCode, header, body, fresh, reqHeader))
+			h.fill(x, newEntry(resp.StatusCode, header, body, fresh, reqHeader))
 		}
 	})
 }
@@ -156,8 +157,11 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 			h.endFlight(x, nil, false)
 			return
 		}
-		x.filled = e
-		h.put(x.key, e)
+		x.filled = e       // this client asked before any purge that drops it
+		if !h.fill(x, e) { // purged while it was on its way: waiters fetch again
+			h.endFlight(x, nil, false)
+			return
+		}
 		h.endFlight(x, e, false)
 	})
 	markForwarded(resp, fwd+"; stored")
@@ -228,7 +232,7 @@ func (h *Handler) refresh(x *exchange, stored *entry, fresh http.Header, request
 		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
 		Status: stored.status, Header: header, Directives: d,
 	}); ok {
-		h.put(x.key, e)
+		h.fill(x, e)
 	} else {
 		h.drop(x.key)
 	}
@@ -261,7 +265,9 @@ func (h *Handler) fromEntry(req *http.Request, x *exchange, e *entry, xcache, st
 	e = h.representation(x.in, e)
 	hdr := make(http.Header, len(e.header)+3)
 	for k, v := range e.header {
-		hdr[k] = v
+		if !h.hides(e, k) {
+			hdr[k] = v
+		}
 	}
 	setCacheHeaders(hdr, e, time.Now(), xcache, status)
 	code, body := respond(hdr, x.in, e)

@@ -25,7 +25,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	hdr := w.Header()
 	autoLength := r.Method == http.MethodGet && e.status == http.StatusOK && len(e.body) <= autoLengthMax
 	for k, v := range e.header {
-		if autoLength && k == "Content-Length" {
+		if autoLength && k == "Content-Length" || e.tagged && h.hides(e, k) {
 			continue
 		}
 		hdr[k] = v
