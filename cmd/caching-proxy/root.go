@@ -59,7 +59,7 @@ served on a separate admin listener (loopback by default).`,
 	startFlags(root.Flags(), &cfg)
 	root.Flags().BoolVar(&clearFlag, "clear-cache", false, "clear the running proxy's cache (same as the clear-cache command)")
 	adminTLSFlags(root.Flags(), &clearTLS)
-	root.AddCommand(newStartCmd(run), newClearCmd(clear))
+	root.AddCommand(newStartCmd(run), newClearCmd(clear), newPurgeCmd(purgeCache))
 	return root
 }
 
@@ -108,6 +108,8 @@ func startFlags(f *pflag.FlagSet, cfg *config.Config) {
 	f.DurationVar(&cfg.BodyTimeout, "body-timeout", cfg.BodyTimeout, "longest silence allowed while reading an origin body")
 	f.DurationVar(&cfg.StaleIfError, "stale-if-error", cfg.StaleIfError, "serve stale responses this long past expiry when the origin fails (0 = only when the response allows it)")
 	f.StringVar(&cfg.RedisURL, "redis-url", cfg.RedisURL, "cache tier shared by several proxies (off when empty): redis://host:port/db, redis+cluster://host:port?addr=host2:port, redis+sentinel://host:26379?master_name=NAME (docs/l2.md)")
+	f.StringSliceVar(&cfg.TagHeaders, "tag-header", cfg.TagHeaders, "response fields read for purge tags: Cache-Groups, Surrogate-Key, Cache-Tag (default all three)")
+	f.BoolVar(&cfg.KeepTagHeaders, "keep-tag-headers", cfg.KeepTagHeaders, "pass Surrogate-Key and Cache-Tag on to clients instead of removing them")
 	f.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve /debug/pprof on the admin listener")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate (chain) file: serve HTTPS with HTTP/2 and HTTP/1.1 on the public port; reloaded on SIGHUP and when the file changes")

@@ -55,13 +55,15 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		Transport: proxy.NewTransport(proxy.TransportOptions{
 			ConnectTimeout: cfg.ConnectTimeout, ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
 		}),
-		MaxObjectSize: int64(cfg.MaxObjectSize),
-		StaleIfError:  cfg.StaleIfError,
-		BodyTimeout:   cfg.BodyTimeout,
-		Logger:        log,
-		Shared:        shared.store(),
-		Key:           policy.KeyRules{IgnoreQuery: config.Trimmed(cfg.KeyIgnoreQuery), OnlyQuery: config.Trimmed(cfg.KeyOnlyQuery), SortQuery: cfg.KeySortQuery},
-		Compression:   compression,
+		MaxObjectSize:  int64(cfg.MaxObjectSize),
+		StaleIfError:   cfg.StaleIfError,
+		BodyTimeout:    cfg.BodyTimeout,
+		Logger:         log,
+		Shared:         shared.store(),
+		Key:            policy.KeyRules{IgnoreQuery: config.Trimmed(cfg.KeyIgnoreQuery), OnlyQuery: config.Trimmed(cfg.KeyOnlyQuery), SortQuery: cfg.KeySortQuery},
+		Compression:    compression,
+		TagFields:      tagFields(cfg.TagHeaders),
+		KeepTagHeaders: cfg.KeepTagHeaders,
 	})
 	shared.attach(h)
 
@@ -87,7 +89,7 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 			MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}},
 		{ln: adminLn, cert: adminCert, srv: &http.Server{
-			Handler:           admin.Handler(shared.clearer(h), reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof}),
+			Handler:           admin.Handler(shared.clearer(h), reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof, Purger: purger{h}}),
 			ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}},
 	}
 	protocols(listeners[0].srv, pubCert, tlsMinVersion(cfg), cfg.H2C)

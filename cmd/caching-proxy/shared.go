@@ -47,6 +47,12 @@ func openShared(ctx context.Context, redisURL string, m *metrics.Metrics, log *s
 				h.Clear()
 			}
 		},
+		OnPurge: func(p l2.Purge) []string {
+			if h := s.h.Load(); h != nil {
+				return h.PurgeLocal(proxy.Purge(p)).Keys
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -65,7 +71,7 @@ func (s *sharedTier) store() proxy.Shared {
 	if s == nil {
 		return nil
 	}
-	return s.tier
+	return sharedPurger{s.tier}
 }
 
 // attach connects the handler that other replicas' invalidations and clears reach.

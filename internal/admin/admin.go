@@ -1,4 +1,4 @@
-// Package admin serves the private listener: metrics, health and cache clearing.
+// Package admin serves the private listener: metrics, health, cache clearing and purging.
 // It never shares a port with proxied traffic, so no origin path is hidden by it and
 // no client of the proxy can reach it unless the operator exposes it.
 package admin
@@ -27,8 +27,9 @@ type Clearer interface {
 // Options configure the admin handler. The zero value serves metrics and health only
 // to loopback-bound listeners and needs no token.
 type Options struct {
-	Token string // when set, POST /cache/clear needs "Authorization: Bearer <Token>"
-	Pprof bool   // serve /debug/pprof/
+	Token  string // when set, POST /cache/clear and purges need "Authorization: Bearer <Token>"
+	Pprof  bool   // serve /debug/pprof/
+	Purger Purger // serves POST /cache/purge and PURGE; nil means no purge API
 }
 
 // Handler returns the admin API:
@@ -36,6 +37,8 @@ type Options struct {
 //	GET  /healthz      200 "ok"
 //	GET  /metrics      Prometheus text format
 //	POST /cache/clear  empties the cache; 200 with Cleared as JSON
+//	POST /cache/purge  PurgeRequest as JSON; 200 with Purged as JSON, 400 naming the problem
+//	PURGE <path>       that URL, every variant; with Surrogate-Key or xkey-purge, those tags
 func Handler(c Clearer, g prometheus.Gatherer, opt Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -47,6 +50,10 @@ func Handler(c Clearer, g prometheus.Gatherer, opt Options) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(c.Clear())
 	})))
+	if opt.Purger != nil {
+		mux.Handle("POST /cache/purge", requireToken(opt.Token, purgeJSON(opt.Purger)))
+		mux.Handle("PURGE /", requireToken(opt.Token, purgeMethod(opt.Purger)))
+	}
 	if opt.Pprof {
 		mux.Handle("/debug/pprof/", requireToken(opt.Token, http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", requireToken(opt.Token, http.HandlerFunc(pprof.Profile)))

@@ -31,6 +31,8 @@ type Config struct {
 	BodyTimeout           time.Duration // longest silence while reading an origin body
 	StaleIfError          time.Duration // operator default stale-if-error window; 0 is off
 	RedisURL              string        // shared L2 tier; "" keeps the store in memory only
+	TagHeaders            []string      // response fields read for purge tags; nil means all three
+	KeepTagHeaders        bool          // pass Surrogate-Key and Cache-Tag on to clients
 	Pprof                 bool          // serve /debug/pprof on the admin listener
 	LogLevel              string        // debug, info, warn, error
 	ShutdownTimeout       time.Duration // how long in-flight requests may drain
@@ -200,6 +202,11 @@ func (c Config) Validate() error {
 	if c.Compress && len(c.CompressTypes) == 0 {
 		bad("compress-types", "is empty; to turn compression off use --compress=false")
 	}
+	for _, h := range c.TagHeaders {
+		if !isTagHeader(h) {
+			bad("tag-header", "%q is not one of Cache-Groups, Surrogate-Key, Cache-Tag", h)
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -273,6 +280,16 @@ func validTypePattern(p string) bool {
 		return false
 	}
 	return !strings.Contains(sub, "*") || sub == "*" || (strings.HasPrefix(sub, "*+") && len(sub) > 2 && !strings.Contains(sub[1:], "*"))
+}
+
+// isTagHeader reports whether name is a field tags are read from (policy.TagFields).
+func isTagHeader(name string) bool {
+	for _, f := range []string{"Cache-Groups", "Surrogate-Key", "Cache-Tag"} {
+		if strings.EqualFold(name, f) {
+			return true
+		}
+	}
+	return false
 }
 
 func isPort(s string) bool {

@@ -56,6 +56,11 @@ type Options struct {
 	// (re)connects and when the generation changed behind its back. It should drop
 	// every local copy. nil means ignore.
 	OnClear func()
+	// OnPurge is called with a targeted purge another replica made (this one's own
+	// are applied by its caller), to apply it to local copies; it returns the keys it
+	// dropped, which the tier then deletes from Redis too, behind this replica's own
+	// queued writes. nil means ignore.
+	OnPurge func(Purge) (dropped []string)
 }
 
 // DefaultTimeout bounds each call on the request path, so a slow Redis costs a
@@ -102,6 +107,7 @@ type Tier struct {
 	queue      chan op
 	queued     atomic.Int64 // value bytes in queue
 	pending    pending
+	purges     purgeState
 }
 
 // New connects to Redis as opt.URL says. Only a malformed URL is an error: when

@@ -138,6 +138,9 @@ func (t *Tier) subscribedAgain() {
 
 // handle acts on one event. One it cannot read (from a newer version, say) is ignored.
 func (t *Tier) handle(payload string) {
+	if t.handlePurge(payload) {
+		return
+	}
 	ev, err := decodeEvent(payload)
 	switch {
 	case err != nil:

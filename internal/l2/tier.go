@@ -164,6 +164,8 @@ type op struct {
 	gen      int64    // generation of the DEL
 	lease    *lease   // to release once the SETs before it landed
 	done     chan struct{}
+	sets     []setAdd // tag and URL set members to add (purge.go)
+	quiet    []string // proxy keys to DEL in generation gen without announcing (purge.go)
 }
 
 // work sends queued writes to Redis, up to batchSize of them or about batchBytes
@@ -207,7 +209,9 @@ func (t *Tier) write(batch []op) {
 			}
 		}
 	}()
-	if !slices.ContainsFunc(batch, func(o op) bool { return o.del != nil || o.key != "" || o.lease != nil }) {
+	if !slices.ContainsFunc(batch, func(o op) bool {
+		return o.del != nil || o.key != "" || o.lease != nil || o.sets != nil || o.quiet != nil
+	}) {
 		return // only Wait markers
 	}
 	if !t.usable() {
@@ -244,6 +248,8 @@ func (t *Tier) write(batch []op) {
 				what = append(what, sent{node: n})
 			case o.lease != nil:
 				leases = append(leases, o.lease)
+			case o.sets != nil || o.quiet != nil:
+				what = t.writeIndex(ctx, p, o, what)
 			}
 		}
 		return nil

@@ -24,8 +24,9 @@ type Purge struct {
 
 // Purged is what a purge found: on this replica, and in the shared tier if any.
 type Purged struct {
-	Entries int64 // responses deleted or marked stale in the local store
-	Bytes   int64 // their size
+	Entries int64    // responses deleted or marked stale in the local store
+	Bytes   int64    // their size
+	Keys    []string // the local keys it deleted or marked, variant indexes too
 	Shared  *SharedPurged
 }
 
@@ -132,7 +133,7 @@ func (h *Handler) PurgeLocal(p Purge) Purged {
 	for _, t := range p.Tags {
 		add(h.store.KeysWithTag(t)...)
 	}
-	var got Purged
+	got := Purged{Keys: keys}
 	now := time.Now()
 	for _, k := range keys {
 		e, ok := h.store.Get(k)
