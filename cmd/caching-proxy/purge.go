@@ -45,7 +45,9 @@ replica is purged. See docs/invalidation.md.`,
 			if err := applyEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			req.URLs = args
+			if len(args) > 0 {
+				req.URLs = args
+			}
 			if len(req.URLs)+len(req.Prefixes)+len(req.Tags) == 0 {
 				return usageError{errors.New("purge: name what to purge: URLs, --prefix or --tag (clear-cache empties everything)")}
 			}

@@ -12,10 +12,10 @@ import (
 // PurgeRequest is the body of POST /cache/purge: what to invalidate, by URL (every
 // Vary variant of it), by literal prefix of the cache key, or by exact tag.
 type PurgeRequest struct {
-	URLs     []string `json:"urls"`
-	Prefixes []string `json:"prefixes"`
-	Tags     []string `json:"tags"`
-	Soft     bool     `json:"soft"` // mark stale and keep, instead of deleting
+	URLs     []string `json:"urls,omitempty"`
+	Prefixes []string `json:"prefixes,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+	Soft     bool     `json:"soft,omitempty"` // mark stale and keep, instead of deleting
 }
 
 // Purged is the answer to a purge: what this replica's store dropped or marked stale.
