@@ -149,10 +149,9 @@ func (h *Handler) PurgeLocal(p Purge) Purged {
 			}
 			continue
 		}
-		h.store.Del(k)
+		h.store.Del(k) // gone from lookups at once: ristretto deletes before it queues
 		h.flights.forget(k)
 	}
-	h.store.Wait()
 	return got
 }
 
