@@ -58,12 +58,12 @@ func TestPurgeByTagAndURLNeverScans(t *testing.T) {
 	a, _ := newTier(t, optA), newTier(t, optB)
 	ctx := context.Background()
 
-	a.Set("/p/1", []byte("one"), time.Minute)
+	a.Set("/p/1", []byte("one"), time.Minute, false)
 	a.Tag("/p/1", "", []string{"product-1", "all"}, time.Minute)
-	a.Set("/p/2", []byte("two"), time.Minute)
+	a.Set("/p/2", []byte("two"), time.Minute, false)
 	a.Tag("/p/2", "", []string{"all"}, 10*time.Minute)
-	a.Set("/v", []byte("marker"), time.Hour)
-	a.Set("/v\x00n\x00gzip", []byte("variant"), time.Minute)
+	a.Set("/v", []byte("marker"), time.Hour, false)
+	a.Set("/v\x00n\x00gzip", []byte("variant"), time.Minute, false)
 	a.Tag("/v\x00n\x00gzip", "/v", nil, time.Minute)
 	a.Wait()
 
@@ -115,9 +115,9 @@ func TestSoftPurgeRewritesKeepingTTL(t *testing.T) {
 	a := newTier(t, e.options(t, rs.URL()))
 	ctx := context.Background()
 	long := "/long?" + strings.Repeat("q", 300) // stored under its hash
-	a.Set("/s", []byte("fresh"), time.Hour)
+	a.Set("/s", []byte("fresh"), time.Hour, false)
 	a.Tag("/s", "", []string{"t"}, time.Hour)
-	a.Set(long, []byte("fresh"), time.Hour)
+	a.Set(long, []byte("fresh"), time.Hour, false)
 	a.Tag(long, "", []string{"t"}, time.Hour)
 	a.Wait()
 	res, err := a.Purge(l2.Purge{Tags: []string{"t"}, Soft: true}, func(b []byte) ([]byte, bool) {
@@ -145,13 +145,13 @@ func TestPurgePrefixScansInTheBackground(t *testing.T) {
 	var e events
 	a := newTier(t, e.options(t, rs.URL()))
 	for i := range 1200 { // more than one SCAN batch
-		a.Set("/users/42/"+strconv.Itoa(i), []byte("x"), time.Minute)
+		a.Set("/users/42/"+strconv.Itoa(i), []byte("x"), time.Minute, false)
 		if i%500 == 0 {
 			a.Wait() // the write queue holds 1024
 		}
 	}
-	a.Set("/users/420", []byte("x"), time.Minute)
-	a.Set("/users/4*", []byte("x"), time.Minute)
+	a.Set("/users/420", []byte("x"), time.Minute, false)
+	a.Set("/users/4*", []byte("x"), time.Minute, false)
 	a.Wait()
 	if n := rdb.DBSize(context.Background()).Val(); n < 1202 {
 		t.Fatalf("%d keys in Redis, want the 1202 written", n)
