@@ -398,3 +398,35 @@ func purgeCount(t *testing.T, p *testProxy, kind, mode string) float64 {
 	}
 	return -1
 }
+
+// TestTagFieldsHiddenInEveryCoding: the copies the proxy compresses are served
+// without Surrogate-Key and Cache-Tag too, and a soft purge makes them stale with
+// the entry.
+func TestTagFieldsHiddenInEveryCoding(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("ETag", `"p"`)
+		w.Header().Set("Surrogate-Key", "page")
+		if r.Header.Get("If-None-Match") != "" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write(page)
+	})
+	p := newTestProxy(t, o.URL, withCompression)
+	for _, coding := range []string{"gzip", "br", "identity", "gzip"} {
+		resp, _ := p.raw(t, http.MethodGet, "/page", "Accept-Encoding", coding)
+		if resp.Header.Get("Surrogate-Key") != "" {
+			t.Errorf("Accept-Encoding %s: Surrogate-Key %q shown to the client", coding, resp.Header.Get("Surrogate-Key"))
+		}
+	}
+	p.h.Purge(Purge{Tags: []string{"page"}, Soft: true})
+	resp, _ := p.raw(t, http.MethodGet, "/page", "Accept-Encoding", "gzip")
+	if got := resp.Header.Get("Cache-Status"); !strings.Contains(got, "fwd=stale; fwd-status=304") {
+		t.Errorf("gzip after a soft purge: Cache-Status %q, want a revalidation", got)
+	}
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Surrogate-Key") != "" {
+		t.Errorf("after revalidation: Content-Encoding %q, Surrogate-Key %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("Surrogate-Key"))
+	}
+}
