@@ -32,7 +32,7 @@ type Logger struct {
 	dropped atomic.Int64
 	failed  atomic.Int64
 
-	out io.Writer // owned by the writer goroutine
+	out  io.Writer // owned by the writer goroutine
 	pool sync.Pool
 }
 
