@@ -32,6 +32,7 @@ type exchange struct {
 	filled     *entry                    // what a fetch stored, once its body is complete
 	lease      func()                    // releases the shared tier's fill lease this fetch holds
 	began      uint64                    // the purge log's position when it went to the origin
+	obs        *observer                 // the client request's observer; nil when none (observe.go)
 }
 
 type exchangeKey struct{}

@@ -91,11 +91,14 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, x *exchang
 		x.flight = f
 		return false
 	}
+	sp := h.waitSpan(w, r)
 	select {
 	case <-f.done:
 	case <-r.Context().Done():
+		endWaitSpan(sp, "client left")
 		return true // the client left; nothing to answer
 	}
+	endWaitSpan(sp, waitResult(f.entry != nil))
 	if now := time.Now(); f.entry != nil && f.entry.matches(r.Header) && policy.Reuse(f.entry.fresh, x.req, now) == policy.Fresh {
 		h.serve(w, r, f.entry, metrics.Hit, "; detail=coalesced", now)
 		return true

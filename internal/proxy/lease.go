@@ -25,7 +25,7 @@ func (h *Handler) awaitSharedFill(w http.ResponseWriter, r *http.Request, x *exc
 		return false
 	}
 	now := time.Now()
-	e := h.lookup(x.key, r.Header)
+	e := h.lookupFor(w, r, x.key)
 	if e == nil || e.status == http.StatusPartialContent && !e.partialFits(r) || policy.Reuse(e.fresh, x.req, now) != policy.Fresh {
 		return false // the other replica's entry does not answer this request: fetch
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
 	"github.com/caching-proxy/caching-proxy/internal/policy"
 	"github.com/caching-proxy/caching-proxy/internal/store"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Name is how the proxy names itself in Cache-Status and Via.
@@ -43,6 +44,8 @@ type Options struct {
 	Compression    *Compression         // serve stored bodies in other codings (encode.go); nil is off
 	TagFields      []string             // fields read for purge tags (policy.TagFields); nil means all of them
 	KeepTagHeaders bool                 // pass Surrogate-Key and Cache-Tag on to clients; false removes them
+	AccessLog      AccessLog            // one line per request; nil means none (observe.go)
+	Tracing        trace.TracerProvider // OpenTelemetry spans; nil means off (trace.go)
 }
 
 // Handler is the public side of the proxy.
@@ -57,6 +60,9 @@ type Handler struct {
 	nonce   atomic.Uint64
 	codec   *compress.Codec // set when Options.Compression is
 	purges  purgeLog
+	tracer  trace.Tracer // nil when tracing is off
+	seen    decisions    // the last storability decision per key (explain.go)
+	keys    catalog      // stored keys and their variants (inspect.go)
 }
 
 // NewStore returns the in-memory store the Handler uses.
@@ -81,6 +87,9 @@ func New(opt Options) *Handler {
 		h.codec = compress.New()
 	}
 	h.flights.init()
+	if opt.Tracing != nil {
+		h.tracer = opt.Tracing.Tracer(Name)
+	}
 	h.nonce.Store(uint64(time.Now().UnixNano()))
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
@@ -126,8 +135,8 @@ func viaVersion(r *http.Request) string {
 	return r.Proto[strings.IndexByte(r.Proto, '/')+1:]
 }
 
-// ServeHTTP answers one client request.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serveHTTP answers one client request (ServeHTTP, in observe.go, wraps it).
+func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if reason := rejectTarget(r); reason != "" {
 		http.Error(w, reason, http.StatusBadRequest)
 		return
@@ -146,7 +155,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := policy.ParseRequest(r.Header)
-	e := h.lookup(key, r.Header)
+	e := h.lookupFor(w, r, key)
 	if e != nil && e.status == http.StatusPartialContent && !e.partialFits(r) {
 		e = nil // holds other bytes than asked for: fetch (and store what comes back)
 	}
@@ -168,6 +177,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if x.req.OnlyIfCached {
 		h.m.Request(metrics.Bypass)
+		noteOutcome(w, metrics.Bypass)
 		w.Header().Set("Cache-Status", Name+"; fwd=miss; detail=only-if-cached")
 		w.Header().Set("X-Cache", "MISS")
 		http.Error(w, "not in cache (only-if-cached)", http.StatusGatewayTimeout)
@@ -207,6 +217,7 @@ func asksUpgrade(h http.Header) bool {
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	defer h.endFlight(x, nil, false) // if the origin failed before a response existed
 	x.began = h.purges.now()
+	observeExchange(w, x)
 	h.rp.ServeHTTP(relay{w}, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 }
 
@@ -245,10 +256,11 @@ func (h *Handler) count(resp *http.Response) error {
 }
 
 // lookup returns the stored response for a request, following a variant index.
-func (h *Handler) lookup(key string, reqHeader http.Header) *entry {
+// ob, when not nil, is told whether the shared tier answered.
+func (h *Handler) lookup(key string, reqHeader http.Header, ob *observer) *entry {
 	e, ok := h.store.Get(key)
 	if !ok && h.opt.Shared != nil {
-		e, ok = h.sharedGet(key)
+		e, ok = h.sharedGetFor(ob, key)
 	}
 	if !ok {
 		return nil
@@ -256,7 +268,7 @@ func (h *Handler) lookup(key string, reqHeader http.Header) *entry {
 	if e.marker {
 		vk := variantKey(key, e.nonce, policy.SecondaryKey(reqHeader, e.vary))
 		if e, ok = h.store.Get(vk); !ok && h.opt.Shared != nil {
-			e, ok = h.sharedGet(vk)
+			e, ok = h.sharedGetFor(ob, vk)
 		}
 		if !ok {
 			return nil

@@ -15,6 +15,8 @@ import (
 // rewritten for the origin; the exchange in its context says why it goes there.
 func (h *Handler) roundTrip(req *http.Request) (*http.Response, error) {
 	x, _ := req.Context().Value(exchangeKey{}).(*exchange)
+	req, sp := h.revalidateSpan(req, x)
+	defer endPassSpan(sp, x)
 	switch {
 	case x == nil || x.kind == passBypass:
 		return h.pass(req, x)
@@ -136,6 +138,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 		}
 	}
 	x.result = metrics.Miss
+	h.decided(x, resp.StatusCode, ok, why)
 	if !ok {
 		h.endFlight(x, nil, true)
 		markForwarded(resp, fwd+"; detail="+why)
@@ -149,6 +152,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 	// origin body is closed, by the relay or by the fill's background drain.
 	resp.Body = newFillBody(cancelOnClose(resp.Body, cancel), resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
 		if body == nil {
+			h.fillFailed(x, status)
 			h.endFlight(x, nil, false)
 			return
 		}
@@ -228,10 +232,12 @@ func (h *Handler) refresh(x *exchange, stored *entry, fresh http.Header, request
 	d, _ := policy.ParseResponse(header)
 	e := newEntry(stored.status, header, stored.body, policy.Assess(stored.status, header, d, requested, received), x.in.Header)
 	h.addCodings(e, stored)
-	if ok, _ := policy.Storable(policy.Exchange{
+	ok, why := policy.Storable(policy.Exchange{
 		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
 		Status: stored.status, Header: header, Directives: d,
-	}); ok {
+	})
+	h.decided(x, http.StatusNotModified, ok, why)
+	if ok {
 		h.fill(x, e)
 	} else {
 		h.drop(x.key)

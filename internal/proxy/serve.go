@@ -22,6 +22,7 @@ import (
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metrics.Outcome, detail string, now time.Time) {
 	h.m.Request(o)
 	e = h.representation(r, e)
+	noteOutcome(w, o)
 	hdr := w.Header()
 	autoLength := r.Method == http.MethodGet && e.status == http.StatusOK && len(e.body) <= autoLengthMax
 	for k, v := range e.header {

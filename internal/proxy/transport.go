@@ -31,13 +31,15 @@ func NewTransport(o TransportOptions) *originclient.Client {
 
 // send performs one origin exchange and records its status and timing.
 func (h *Handler) send(req *http.Request) (*http.Response, error) {
-	start := time.Now()
+	start, call := time.Now(), h.startOrigin(req)
 	resp, err := h.origin.RoundTrip(req)
 	if err != nil {
 		h.m.Origin(0, time.Since(start))
+		call.end(0, time.Since(start), err)
 		return nil, err
 	}
 	h.m.Origin(resp.StatusCode, time.Since(start))
+	call.end(resp.StatusCode, time.Since(start), nil)
 	// A 101's body is the switched connection, which ReverseProxy needs as it is.
 	if h.opt.BodyTimeout > 0 && resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
 		resp.Body = newIdleTimeoutBody(resp.Body, h.opt.BodyTimeout)

@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"sync"
+	"time"
+)
+
+// Decision is why the last response for a key was or was not stored, in the words
+// policy.Storable gave (the same as the Cache-Status detail).
+type Decision struct {
+	Time   time.Time // when the response arrived
+	Method string    // of the request that fetched it
+	Status int       // the origin's status
+	Stored bool      // admitted for storing (a body that ended early or grew too large is not kept)
+	Reason string    // why not: no-store, private, authorization, set-cookie, vary-star, status, ...; "" when stored
+}
+
+// decisions keeps the last Decision per primary key, bounded: two generations of at
+// most maxDecisions keys each, the older dropped whole when the newer fills.
+type decisions struct {
+	mu       sync.Mutex
+	cur, old map[string]Decision
+}
+
+const maxDecisions = 10_000
+
+func (d *decisions) note(key string, dec Decision) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cur == nil {
+		d.cur = make(map[string]Decision)
+	}
+	if _, ok := d.cur[key]; !ok && len(d.cur) >= maxDecisions {
+		d.old, d.cur = d.cur, make(map[string]Decision, maxDecisions/4)
+	}
+	d.cur[key] = dec
+}
+
+func (d *decisions) get(key string) (Decision, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dec, ok := d.cur[key]; ok {
+		return dec, true
+	}
+	dec, ok := d.old[key]
+	return dec, ok
+}
+
+func (d *decisions) reset() {
+	d.mu.Lock()
+	d.cur, d.old = nil, nil
+	d.mu.Unlock()
+}
+
+// decided records the storability decision of an origin response for x's key.
+func (h *Handler) decided(x *exchange, status int, ok bool, why string) {
+	h.seen.note(x.key, Decision{Time: time.Now(), Method: x.in.Method, Status: status, Stored: ok, Reason: why})
+}
+
+// fillFailed records that a response admitted for storing was not kept: its body
+// ended early, or grew past --max-object-size (only a Content-Length says so before).
+func (h *Handler) fillFailed(x *exchange, status int) {
+	h.decided(x, status, false, "incomplete-or-too-large")
+}
+
+// Explanation answers why a URL is or is not in the cache.
+type Explanation struct {
+	Key        string
+	Decision   *Decision // the last response's; nil when none is remembered
+	Stored     int       // variants stored now (this replica's, and the shared tier's it knows of)
+	HitForMiss time.Time // until when requests go straight to the origin (a recent uncacheable response); zero when not
+}
+
+// Explain reports what the cache last decided for target (a path and query) and
+// what it holds for it now.
+func (h *Handler) Explain(target string) (Explanation, error) {
+	key, err := targetKey(target)
+	if err != nil {
+		return Explanation{}, err
+	}
+	ex := Explanation{Key: key}
+	if dec, ok := h.seen.get(key); ok {
+		ex.Decision = &dec
+	}
+	ex.Stored = len(h.entries(key))
+	h.flights.mu.Lock()
+	if until, ok := h.flights.hitForMiss[key]; ok && time.Now().Before(until) {
+		ex.HitForMiss = until
+	}
+	h.flights.mu.Unlock()
+	return ex, nil
+}

@@ -1,0 +1,244 @@
+package proxy
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+)
+
+// Inspection: what the cache holds for a URL, every variant, and the keys it holds
+// under a prefix. The store (ristretto) cannot list its keys, so the proxy keeps a
+// bounded catalog of the primary keys it stored and their variants' secondary keys;
+// entries are read from the store (and the shared tier) when asked, so an evicted
+// one is simply not shown, and dropped from the catalog.
+
+// Variant describes one stored response.
+type Variant struct {
+	Request         map[string]string // the request fields it varies on and their values; absent ones left out
+	Vary            []string          // the names of those fields
+	Status          int
+	StoredAt        time.Time // when its response arrived (or was last refreshed by a 304)
+	Age             time.Duration
+	Lifetime        time.Duration // freshness lifetime
+	TTL             time.Duration // remaining freshness; negative when stale
+	Heuristic       bool          // Lifetime comes from Last-Modified
+	StaleRevalidate time.Duration
+	StaleIfError    time.Duration
+	NoCache         bool // must be revalidated before each use
+	MustRevalidate  bool // never served stale
+	ETag            string
+	LastModified    string
+	Size            int64    // bytes the store counts for it: body, header and overhead
+	BodyBytes       int64    // body bytes
+	Tags            []string // Cache-Tag / Surrogate-Key values, when the origin sent them
+	Tiers           []string // local, shared: which tier holds it
+}
+
+// catalog remembers the primary keys stored and the secondary keys of their
+// variants, at most maxCatalog keys of at most maxVariants each.
+type catalog struct {
+	mu   sync.Mutex
+	keys map[string][]string // primary key -> secondary keys ("" for a response that does not vary)
+}
+
+const (
+	maxCatalog  = 100_000
+	maxVariants = 64
+)
+
+func (c *catalog) add(key, secondary string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil {
+		c.keys = make(map[string][]string)
+	}
+	vs, ok := c.keys[key]
+	if !ok && len(c.keys) >= maxCatalog {
+		return // full: the entry is stored, but not listed
+	}
+	if slices.Contains(vs, secondary) {
+		return
+	}
+	if len(vs) >= maxVariants {
+		vs = vs[1:]
+	}
+	c.keys[key] = append(slices.Clip(vs), secondary)
+}
+
+func (c *catalog) del(key string) {
+	c.mu.Lock()
+	delete(c.keys, key)
+	c.mu.Unlock()
+}
+
+func (c *catalog) reset() {
+	c.mu.Lock()
+	c.keys = nil
+	c.mu.Unlock()
+}
+
+func (c *catalog) variants(key string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.keys[key])
+}
+
+// prune keeps only the secondary keys still stored.
+func (c *catalog) prune(key string, keep []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(keep) == 0 {
+		delete(c.keys, key)
+		return
+	}
+	if _, ok := c.keys[key]; ok {
+		c.keys[key] = keep
+	}
+}
+
+// targetKey turns "/path?query" (or a full URL, whose path and query are used) into a cache key.
+func targetKey(target string) (string, error) {
+	if target == "" {
+		return "", errors.New("url is required, e.g. url=/path?query")
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", errors.New("url: not a URL or path")
+	}
+	if !u.IsAbs() && !strings.HasPrefix(u.Path, "/") {
+		return "", errors.New("url: must be a path starting with / or an absolute URL")
+	}
+	u.Scheme, u.Host, u.User, u.Opaque = "", "", nil, ""
+	return policy.Key(u), nil
+}
+
+// Entries reports every stored variant for target (a path and query, as clients send it).
+func (h *Handler) Entries(target string) ([]Variant, error) {
+	key, err := targetKey(target)
+	if err != nil {
+		return nil, err
+	}
+	return h.entries(key), nil
+}
+
+func (h *Handler) entries(key string) []Variant {
+	now := time.Now()
+	local, shared := h.peek(key)
+	m := local
+	if m == nil {
+		m = shared
+	}
+	if m == nil {
+		h.keys.del(key)
+		return nil
+	}
+	if !m.marker {
+		return []Variant{describe(m, now, tiers(local != nil, shared != nil))}
+	}
+	var out []Variant
+	var keep []string
+	for _, sec := range h.keys.variants(key) {
+		l, s := h.peek(variantKey(key, m.nonce, sec))
+		e := l
+		if e == nil {
+			e = s
+		}
+		if e == nil || e.marker {
+			continue
+		}
+		keep = append(keep, sec)
+		out = append(out, describe(e, now, tiers(l != nil, s != nil)))
+	}
+	h.keys.prune(key, keep)
+	return out
+}
+
+// peek reads key from the local store and the shared tier without copying anything
+// between them (a lookup would keep a shared entry locally).
+func (h *Handler) peek(key string) (local, shared *entry) {
+	if e, ok := h.store.Get(key); ok {
+		local = e
+	}
+	if h.opt.Shared != nil {
+		if b, ok := h.opt.Shared.Get(key); ok {
+			if e, err := decodeEntry(b); err == nil {
+				shared = e
+			}
+		}
+	}
+	return local, shared
+}
+
+func tiers(local, shared bool) []string {
+	var t []string
+	if local {
+		t = append(t, "local")
+	}
+	if shared {
+		t = append(t, "shared")
+	}
+	return t
+}
+
+func describe(e *entry, now time.Time, tiers []string) Variant {
+	v := Variant{
+		Request: policy.VaryFields(e.varyKey, e.vary), Vary: e.vary, Status: e.status,
+		StoredAt: e.fresh.Received, Age: e.fresh.Age(now), Lifetime: e.fresh.Lifetime, TTL: e.fresh.TTL(now),
+		Heuristic: e.fresh.Heuristic, StaleRevalidate: e.fresh.StaleRevalidate, StaleIfError: e.fresh.StaleIfError,
+		NoCache: e.fresh.NoCache, MustRevalidate: e.fresh.MustRevalidate,
+		ETag: e.header.Get("Etag"), LastModified: e.header.Get("Last-Modified"),
+		Size: e.size, BodyBytes: int64(len(e.body)), Tiers: tiers,
+	}
+	for _, f := range []string{"Cache-Tag", "Surrogate-Key"} {
+		for _, line := range e.header.Values(f) {
+			sep := ","
+			if f == "Surrogate-Key" {
+				sep = " "
+			}
+			for t := range strings.SplitSeq(line, sep) {
+				if t = strings.TrimSpace(t); t != "" {
+					v.Tags = append(v.Tags, t)
+				}
+			}
+		}
+	}
+	return v
+}
+
+// Keys lists the primary keys under prefix in order, at most limit after the key
+// after, and reports whether more follow. It reads this replica's catalog, and
+// leaves out keys no longer stored.
+func (h *Handler) Keys(prefix, after string, limit int) (keys []string, more bool) {
+	h.keys.mu.Lock()
+	all := make([]string, 0, 64)
+	for k := range h.keys.keys {
+		if strings.HasPrefix(k, prefix) && k > after {
+			all = append(all, k)
+		}
+	}
+	h.keys.mu.Unlock()
+	slices.Sort(all)
+	for _, k := range all {
+		if local, shared := h.peek(k); local == nil && shared == nil {
+			h.keys.del(k) // evicted or expired since
+			continue
+		}
+		if len(keys) == limit {
+			return keys, true
+		}
+		keys = append(keys, k)
+	}
+	return keys, false
+}
+
+// noteStored records that e is stored under its primary key, for inspection.
+func (h *Handler) noteStored(key string, e *entry) {
+	if !e.marker {
+		h.keys.add(key, e.varyKey)
+	}
+}
