@@ -30,6 +30,10 @@ type Options struct {
 	Token  string // when set, POST /cache/clear and purges need "Authorization: Bearer <Token>"
 	Pprof  bool   // serve /debug/pprof/
 	Purger Purger // serves POST /cache/purge and PURGE; nil means no purge API
+	// Inspector serves GET /cache/entries?url= and GET /cache/explain?url= (inspect.go);
+	// nil serves neither. Keys serves GET /cache/entries?prefix=; nil answers 501.
+	Inspector Inspector
+	Keys      KeyLister
 }
 
 // Handler returns the admin API:
@@ -39,6 +43,8 @@ type Options struct {
 //	POST /cache/clear  empties the cache; 200 with Cleared as JSON
 //	POST /cache/purge  PurgeRequest as JSON; 200 with Purged as JSON, 400 naming the problem
 //	PURGE <path>       that URL, every variant; with Surrogate-Key or xkey-purge, those tags
+//	GET  /cache/entries?url=/p?q | ?prefix=/v1/&after=&limit=   what is stored (inspect.go)
+//	GET  /cache/explain?url=/p?q  why the last response was or was not stored
 func Handler(c Clearer, g prometheus.Gatherer, opt Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -54,6 +60,7 @@ func Handler(c Clearer, g prometheus.Gatherer, opt Options) http.Handler {
 		mux.Handle("POST /cache/purge", requireToken(opt.Token, purgeJSON(opt.Purger)))
 		mux.Handle("PURGE /", requireToken(opt.Token, purgeMethod(opt.Purger)))
 	}
+	inspection(mux, opt)
 	if opt.Pprof {
 		mux.Handle("/debug/pprof/", requireToken(opt.Token, http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", requireToken(opt.Token, http.HandlerFunc(pprof.Profile)))

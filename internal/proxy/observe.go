@@ -41,7 +41,7 @@ type observer struct {
 	shared       bool            // the stored response came from the shared tier
 	originStatus int
 	originTime   time.Duration
-	cacheStatus  string     // our Cache-Status member, as sent
+	cacheStatus  string          // our Cache-Status member, as sent
 	span         trace.Span      // nil when tracing is off
 	lookupCtx    context.Context // the lookup span's, while a traced lookup runs
 }
@@ -113,6 +113,8 @@ func (o *observer) finish(h *Handler, r *http.Request) {
 	}
 	tier := "local"
 	switch {
+	case out == "": // refused before the cache was asked (a bad target, CONNECT)
+		out, tier = metrics.Bypass, ""
 	case out == metrics.Miss || out == metrics.Bypass || (out == metrics.Revalidated && o.originStatus != 0):
 		tier = "origin"
 	case o.shared:

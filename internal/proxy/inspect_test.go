@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestEntriesVaryTwoVariants: a URL whose response varies on Accept-Encoding, asked
+// with two encodings, shows both variants with the request field each is for.
+func TestEntriesVaryTwoVariants(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=300")
+		w.Header().Set("Vary", "Accept-Encoding")
+		w.Header().Set("ETag", `"`+r.Header.Get("Accept-Encoding")+`"`)
+		w.Header().Set("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+		w.Header().Set("Surrogate-Key", "product-1 catalog")
+		io.WriteString(w, "body for "+r.Header.Get("Accept-Encoding"))
+	})
+	p := newTestProxy(t, o.URL)
+	p.get(t, "/p/1?x=y", "Accept-Encoding", "gzip")
+	p.get(t, "/p/1?x=y", "Accept-Encoding", "br")
+	p.get(t, "/p/1?x=y", "Accept-Encoding", "gzip") // a hit: still two variants
+	vs, err := p.h.Entries("/p/1?x=y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 {
+		t.Fatalf("%d variants, want 2: %+v", len(vs), vs)
+	}
+	var encodings []string
+	for _, v := range vs {
+		enc := v.Request["Accept-Encoding"]
+		encodings = append(encodings, enc)
+		if v.ETag != `"`+enc+`"` || v.Status != 200 || v.Lifetime != 60*time.Second || v.TTL <= 0 || v.TTL > 60*time.Second ||
+			v.StaleRevalidate != 30*time.Second || v.StaleIfError != 300*time.Second || v.LastModified == "" ||
+			v.BodyBytes != int64(len("body for "+enc)) || v.Size <= v.BodyBytes || !slices.Equal(v.Tiers, []string{"local"}) ||
+			!slices.Equal(v.Tags, []string{"product-1", "catalog"}) || !slices.Equal(v.Vary, []string{"Accept-Encoding"}) ||
+			time.Since(v.StoredAt) > time.Minute || v.Age < 0 {
+			t.Errorf("variant %+v", v)
+		}
+	}
+	slices.Sort(encodings)
+	if !slices.Equal(encodings, []string{"br", "gzip"}) {
+		t.Errorf("variants for %q, want br and gzip", encodings)
+	}
+	// A full URL names the same entries; an unsafe request's invalidation takes them away.
+	if vs, _ := p.h.Entries("http://any.host/p/1?x=y"); len(vs) != 2 {
+		t.Errorf("by absolute URL: %d variants", len(vs))
+	}
+	p.do(t, http.MethodPost, "/p/1?x=y", nil)
+	if vs, _ := p.h.Entries("/p/1?x=y"); len(vs) != 0 {
+		t.Errorf("after invalidation: %+v", vs)
+	}
+	// A POST response without Content-Location is not kept for GETs (RFC 9110 §9.3.3).
+	resp, _ := p.get(t, "/p/1?x=y", "Accept-Encoding", "gzip")
+	wantStatus(t, resp, "MISS", "fwd=miss")
+	if _, err := p.h.Entries(""); err == nil {
+		t.Error("Entries(\"\"): no error")
+	}
+}
+
+func TestKeysUnderPrefix(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "x")
+	})
+	p := newTestProxy(t, o.URL)
+	for _, path := range []string{"/v1/b", "/v1/a", "/v2/c", "/v1/c?q=1"} {
+		p.get(t, path)
+	}
+	keys, more := p.h.Keys("/v1/", "", 2)
+	if !slices.Equal(keys, []string{"/v1/a", "/v1/b"}) || !more {
+		t.Errorf("first page = %q, %v", keys, more)
+	}
+	keys, more = p.h.Keys("/v1/", "/v1/b", 2)
+	if !slices.Equal(keys, []string{"/v1/c?q=1"}) || more {
+		t.Errorf("second page = %q, %v", keys, more)
+	}
+	p.h.Clear()
+	if keys, _ := p.h.Keys("/", "", 10); len(keys) != 0 {
+		t.Errorf("after clear: %q", keys)
+	}
+}
+
+func TestCatalogBounded(t *testing.T) {
+	var c catalog
+	for i := range maxVariants + 10 {
+		c.add("/a", string(rune('a'+i)))
+	}
+	if n := len(c.variants("/a")); n != maxVariants {
+		t.Errorf("%d variants kept, want %d", n, maxVariants)
+	}
+}
