@@ -59,7 +59,7 @@ served on a separate admin listener (loopback by default).`,
 	startFlags(root.Flags(), &cfg)
 	root.Flags().BoolVar(&clearFlag, "clear-cache", false, "clear the running proxy's cache (same as the clear-cache command)")
 	adminTLSFlags(root.Flags(), &clearTLS)
-	root.AddCommand(newStartCmd(run), newClearCmd(clear), newPurgeCmd(purgeCache))
+	root.AddCommand(newStartCmd(run), newClearCmd(clear), newPurgeCmd(purgeCache), newInspectCmd())
 	return root
 }
 
@@ -124,6 +124,8 @@ func startFlags(f *pflag.FlagSet, cfg *config.Config) {
 	f.BoolVar(&cfg.Compress, "compress", cfg.Compress, "serve stored text in the best coding the client accepts (zstd, br, gzip), compressed once per entry; --compress=false serves bytes as the origin sent them")
 	f.StringSliceVar(&cfg.CompressTypes, "compress-types", cfg.CompressTypes, "media types --compress applies to (type/sub, type/*, type/*+suffix)")
 	f.Var(&cfg.CompressMinSize, "compress-min-size", "bodies smaller than this are not compressed")
+	f.StringVar(&cfg.AccessLog, "access-log", cfg.AccessLog, `one line per request: "-" (stdout), a file path (reopened on SIGHUP), or "off"`)
+	f.StringVar(&cfg.AccessLogFormat, "access-log-format", cfg.AccessLogFormat, "text (for a terminal), json, or combined (Apache/nginx, then cache fields)")
 }
 
 // startValidated runs the proxy if cfg is valid; flags and environment are applied.

@@ -48,6 +48,18 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	al, err := openAccessLog(ctx, cfg.AccessLog, cfg.AccessLogFormat, reg, log)
+	if err != nil {
+		return err
+	}
+	if al != nil {
+		defer al.Close() // after the servers drained: their last lines are written
+	}
+	tp, err := newTracing(ctx)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tp, log)
 	h := proxy.New(proxy.Options{
 		Origin:  cfg.OriginURL(),
 		Store:   st,
@@ -64,6 +76,8 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		Compression:    compression,
 		TagFields:      tagFields(cfg.TagHeaders),
 		KeepTagHeaders: cfg.KeepTagHeaders,
+		AccessLog:      accessLog(al),
+		Tracing:        tracerProvider(tp),
 	})
 	shared.attach(h)
 
@@ -89,7 +103,9 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 			MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}},
 		{ln: adminLn, cert: adminCert, srv: &http.Server{
-			Handler:           admin.Handler(shared.clearer(h), reg, admin.Options{Token: cfg.AdminToken, Pprof: cfg.Pprof, Purger: purger{h}}),
+			Handler: admin.Handler(shared.clearer(h), reg, admin.Options{
+				Token: cfg.AdminToken, Pprof: cfg.Pprof, Purger: purger{h}, Inspector: inspector{h}, Keys: inspector{h},
+			}),
 			ReadHeaderTimeout: readHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}},
 	}
 	protocols(listeners[0].srv, pubCert, tlsMinVersion(cfg), cfg.H2C)
@@ -104,7 +120,8 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("caching-proxy started", "version", version,
 		"listen", listeners[0].scheme()+"://"+public.Addr().String(), "protocols", listeners[0].srv.Protocols.String(),
-		"origin", cfg.Origin, "admin", listeners[1].scheme()+"://"+adminLn.Addr().String(), "cache_size", cfg.CacheSize.String(), "compress", cfg.Compress)
+		"origin", cfg.Origin, "admin", listeners[1].scheme()+"://"+adminLn.Addr().String(), "cache_size", cfg.CacheSize.String(), "compress", cfg.Compress,
+		"access_log", cfg.AccessLog, "tracing", tp != nil)
 
 	select {
 	case err = <-errc:

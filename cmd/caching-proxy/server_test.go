@@ -38,6 +38,7 @@ func startProxy(t *testing.T, origin string, tweak ...func(*config.Config)) *run
 	cfg.Origin, cfg.Host, cfg.Port = origin, "127.0.0.1", redistest.FreePort(t)
 	cfg.AdminAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 	cfg.LogLevel = "error"
+	cfg.AccessLog = "off"
 	for _, f := range tweak {
 		f(&cfg)
 	}

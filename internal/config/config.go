@@ -48,6 +48,8 @@ type Config struct {
 	Compress              bool          // serve stored text in the best coding a client accepts
 	CompressTypes         []string      // media types compressed (patterns: text/*, application/*+json)
 	CompressMinSize       Bytes         // smaller bodies are served as they are
+	AccessLog             string        // "-" is stdout, "off" is none, else a file path (reopened on SIGHUP)
+	AccessLogFormat       string        // text, json or combined
 }
 
 // DefaultCompressTypes are the media types compressed unless --compress-types says
@@ -75,6 +77,8 @@ func Default() Config {
 		Compress:              true,
 		CompressTypes:         slices.Clone(DefaultCompressTypes),
 		CompressMinSize:       1 << 10,
+		AccessLog:             "-",
+		AccessLogFormat:       "text",
 	}
 }
 
@@ -206,6 +210,14 @@ func (c Config) Validate() error {
 		if !isTagHeader(h) {
 			bad("tag-header", "%q is not one of Cache-Groups, Surrogate-Key, Cache-Tag", h)
 		}
+	}
+	switch c.AccessLogFormat {
+	case "text", "json", "combined":
+	default:
+		bad("access-log-format", "%q is not one of text, json, combined", c.AccessLogFormat)
+	}
+	if c.AccessLog == "" {
+		bad("access-log", `is empty: use "-" for stdout, "off", or a file path`)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

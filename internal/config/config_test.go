@@ -74,6 +74,9 @@ func TestValidate(t *testing.T) {
 		{"compress type with a partial glob", func(c *Config) { c.CompressTypes = []string{"text/ht*"} }, "--compress-types"},
 		{"compress on with no types", func(c *Config) { c.CompressTypes = nil }, "--compress-types"},
 		{"compress off with no types", func(c *Config) { c.Compress = false; c.CompressTypes = nil }, ""},
+		{"bad access log format", func(c *Config) { c.AccessLogFormat = "xml" }, "--access-log-format"},
+		{"empty access log", func(c *Config) { c.AccessLog = "" }, "--access-log"},
+		{"access log to a file as json", func(c *Config) { c.AccessLog = "/tmp/a.log"; c.AccessLogFormat = "json" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
