@@ -9,7 +9,7 @@ import (
 // appendJSON writes one JSON object. Keys are fixed; absent values are left out.
 func appendJSON(b []byte, r *Record) []byte {
 	b = append(b, `{"time":"`...)
-	b = r.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = appendRFC3339Millis(b, r.Time)
 	b = append(b, '"')
 	b = jsonField(b, "client", r.Client)
 	b = jsonField(b, "method", r.Method)
@@ -51,32 +51,70 @@ func jsonField(b []byte, name, v string) []byte {
 
 const hex = "0123456789abcdef"
 
-// appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+// appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD. Runs of
+// bytes that need no escaping are copied whole.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
+		if c >= 0x20 && c != '"' && c != '\\' && c < 0x7f {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+n]...)
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || n != 1 {
+				i += n
+				continue
+			}
 		}
-		i += n
+		b = append(b, s[start:i]...)
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < utf8.RuneSelf:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, `\ufffd`...)
+		}
+		i++
+		start = i
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendRFC3339Millis writes t in UTC as 2006-01-02T15:04:05.000Z, without the
+// general layout interpreter.
+func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	b = appendPad(b, y, 4)
+	b = append(b, '-')
+	b = appendPad(b, int(mo), 2)
+	b = append(b, '-')
+	b = appendPad(b, d, 2)
+	b = append(b, 'T')
+	b = appendPad(b, h, 2)
+	b = append(b, ':')
+	b = appendPad(b, mi, 2)
+	b = append(b, ':')
+	b = appendPad(b, sec, 2)
+	b = append(b, '.')
+	b = appendPad(b, t.Nanosecond()/1e6, 3)
+	return append(b, 'Z')
+}
+
+func appendPad(b []byte, n, width int) []byte {
+	var buf [8]byte
+	i := len(buf)
+	for ; n > 0 || i > len(buf)-width; n /= 10 {
+		i--
+		buf[i] = byte('0' + n%10)
+	}
+	return append(b, buf[i:]...)
 }
 
 // appendCombined writes the Apache/nginx combined format, then the cache fields as
@@ -195,5 +233,10 @@ func appendText(b []byte, r *Record) []byte {
 
 // appendMillis writes d in milliseconds with two decimals (10 µs resolution).
 func appendMillis(b []byte, d time.Duration) []byte {
-	return strconv.AppendFloat(b, float64(d.Round(10*time.Microsecond))/float64(time.Millisecond), 'f', 2, 64)
+	if d < 0 {
+		b, d = append(b, '-'), -d
+	}
+	n := int64(d.Round(10*time.Microsecond) / (10 * time.Microsecond)) // hundredths of a millisecond
+	b = strconv.AppendInt(b, n/100, 10)
+	return append(b, '.', byte('0'+n/10%10), byte('0'+n%10))
 }

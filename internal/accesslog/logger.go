@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultBuffer is how many bytes of lines may wait for the writer: at ~250 bytes
@@ -26,6 +27,7 @@ type Logger struct {
 	closed  bool
 
 	wake    chan struct{} // a line is pending (capacity 1)
+	urgent  chan struct{} // a quarter of the buffer is pending: write now (capacity 1)
 	reopen  chan chan error
 	quit    chan struct{}
 	done    chan struct{}
@@ -49,7 +51,7 @@ func New(w io.Writer, opt Options) *Logger {
 	}
 	l := &Logger{
 		format: opt.Format, max: opt.Buffer, out: w,
-		wake: make(chan struct{}, 1), reopen: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1), reopen: make(chan chan error), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	l.pool.New = func() any { b := make([]byte, 0, 512); return &b }
 	go l.run()
@@ -91,9 +93,14 @@ func (l *Logger) Log(r *Record) {
 		l.dropped.Add(1)
 	default:
 		l.pending = append(l.pending, line...)
+		n := len(l.pending)
 		l.mu.Unlock()
+		wake := l.wake
+		if n >= l.max/4 {
+			wake = l.urgent
+		}
 		select {
-		case l.wake <- struct{}{}:
+		case wake <- struct{}{}:
 		default: // the writer is already due to look
 		}
 	}
@@ -156,26 +163,52 @@ func (l *Logger) run() {
 			spare = nil
 		}
 	}
+	reopen := func(reply chan error) {
+		flush()
+		f, err := openFile(l.path)
+		if err == nil {
+			if c, ok := l.out.(io.Closer); ok {
+				c.Close()
+			}
+			l.out = f
+		}
+		reply <- err
+	}
+	gather := time.NewTimer(time.Hour)
+	gather.Stop()
 	for {
 		select {
+		case <-l.urgent:
+			flush()
 		case <-l.wake:
-			flush()
-		case reply := <-l.reopen:
-			flush()
-			f, err := openFile(l.path)
-			if err == nil {
-				if c, ok := l.out.(io.Closer); ok {
-					c.Close()
-				}
-				l.out = f
+			// Let lines gather for a moment: under load one write carries many
+			// lines instead of a write (and a wake-up) per request.
+			gather.Reset(flushInterval)
+			select {
+			case <-gather.C:
+				flush()
+			case <-l.urgent:
+				gather.Stop()
+				flush()
+			case reply := <-l.reopen:
+				gather.Stop()
+				reopen(reply)
+			case <-l.quit:
+				flush()
+				return
 			}
-			reply <- err
+		case reply := <-l.reopen:
+			reopen(reply)
 		case <-l.quit:
 			flush()
 			return
 		}
 	}
 }
+
+// flushInterval is how long lines gather before a write: short enough that a person
+// at a terminal sees each request at once, long enough to batch a busy proxy's lines.
+const flushInterval = 5 * time.Millisecond
 
 func countLines(b []byte) int {
 	n := 0

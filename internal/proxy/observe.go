@@ -21,12 +21,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveHTTP(w, r)
 		return
 	}
-	ob := &observer{ResponseWriter: w, start: time.Now()}
+	ob, _ := h.obsPool.Get().(*observer)
+	if ob == nil {
+		ob = new(observer)
+	}
+	*ob = observer{ResponseWriter: w, start: time.Now()}
 	if h.tracer != nil {
 		r = h.startRequestSpan(ob, r)
 	}
 	h.serveHTTP(ob, r)
 	ob.finish(h, r)
+	// Nothing holds the observer now: the request path reaches it only through this
+	// request's writer and exchange, and neither outlives ServeHTTP's work with it.
+	*ob = observer{}
+	h.obsPool.Put(ob)
 }
 
 // observer is the client's ResponseWriter for one request, noting what the request
@@ -43,6 +51,7 @@ type observer struct {
 	originTime   time.Duration
 	cacheStatus  string          // our Cache-Status member, as sent
 	span         trace.Span      // nil when tracing is off
+	rec          accesslog.Record
 	lookupCtx    context.Context // the lookup span's, while a traced lookup runs
 }
 
@@ -127,7 +136,7 @@ func (o *observer) finish(h *Handler, r *http.Request) {
 	if h.opt.AccessLog == nil {
 		return
 	}
-	rec := accesslog.Record{
+	o.rec = accesslog.Record{
 		Time: o.start, Client: clientIP(r), Method: r.Method, Target: r.RequestURI, Proto: r.Proto,
 		Status: o.status, Bytes: o.bytes, Duration: time.Since(o.start),
 		Cache: string(out), Detail: detail, Stored: stored, Tier: tier,
@@ -136,10 +145,10 @@ func (o *observer) finish(h *Handler, r *http.Request) {
 	}
 	if o.span != nil {
 		if sc := o.span.SpanContext(); sc.IsSampled() {
-			rec.TraceID = sc.TraceID().String()
+			o.rec.TraceID = sc.TraceID().String()
 		}
 	}
-	h.opt.AccessLog.Log(&rec)
+	h.opt.AccessLog.Log(&o.rec)
 }
 
 // statusDetail reads the detail parameter of our Cache-Status member, the policy's

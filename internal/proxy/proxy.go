@@ -63,6 +63,7 @@ type Handler struct {
 	tracer  trace.Tracer // nil when tracing is off
 	seen    decisions    // the last storability decision per key (explain.go)
 	keys    catalog      // stored keys and their variants (inspect.go)
+	obsPool sync.Pool    // of *observer (observe.go)
 }
 
 // NewStore returns the in-memory store the Handler uses.
