@@ -49,8 +49,8 @@ type observer struct {
 	shared       bool            // the stored response came from the shared tier
 	originStatus int
 	originTime   time.Duration
-	cacheStatus  string          // our Cache-Status member, as sent
-	span         trace.Span      // nil when tracing is off
+	cacheStatus  string     // our Cache-Status member, as sent
+	span         trace.Span // nil when tracing is off
 	rec          accesslog.Record
 	lookupCtx    context.Context // the lookup span's, while a traced lookup runs
 }
