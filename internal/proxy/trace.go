@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
@@ -94,10 +95,13 @@ func (h *Handler) lookupFor(w http.ResponseWriter, r *http.Request, key string) 
 	return e
 }
 
-// sharedGetFor is sharedGet with a span under the lookup's, noting a shared answer.
+// sharedGetFor is sharedGet with a span under the lookup's, noting a shared answer
+// on the observer and what it found in the catalog, so this replica lists it.
 func (h *Handler) sharedGetFor(ob *observer, key string) (*entry, bool) {
 	if ob == nil {
-		return h.sharedGet(key)
+		e, ok := h.sharedGet(key)
+		h.catalogShared(key, e, ok)
+		return e, ok
 	}
 	var sp trace.Span
 	if ob.lookupCtx != nil {
@@ -105,6 +109,7 @@ func (h *Handler) sharedGetFor(ob *observer, key string) (*entry, bool) {
 			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(semconv.DBSystemNameRedis))
 	}
 	e, ok := h.sharedGet(key)
+	h.catalogShared(key, e, ok)
 	if ok {
 		ob.shared = true
 	}
@@ -214,4 +219,12 @@ func waitResult(stored bool) string {
 		return "stored"
 	}
 	return "not stored"
+}
+
+// catalogShared lists an entry read from the shared tier under its primary key.
+func (h *Handler) catalogShared(key string, e *entry, ok bool) {
+	if ok && !e.marker {
+		primary, _, _ := strings.Cut(key, "\x00") // a variant's key is primary \x00 nonce \x00 secondary
+		h.keys.add(primary, e.varyKey)
+	}
 }

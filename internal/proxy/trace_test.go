@@ -243,3 +243,71 @@ func TestNoTracingNoTraceparent(t *testing.T) {
 		t.Errorf("origin got traceparent %q, want the client's", got)
 	}
 }
+
+// memShared is a Shared tier in memory, for two handlers to share.
+type memShared struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memShared) Get(key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[key]
+	return b, ok
+}
+
+func (s *memShared) Set(key string, value []byte, _ time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string][]byte{}
+	}
+	s.m[key] = value
+}
+
+func (s *memShared) Del(keys ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		delete(s.m, k)
+	}
+}
+
+// TestSharedTierObserved: a replica answering from the shared tier says so in its
+// log line, traces the shared-tier call under the lookup, and inspection names both tiers.
+func TestSharedTierObserved(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Language")
+		io.WriteString(w, "hello")
+	})
+	shared := &memShared{}
+	a := newTestProxy(t, o.URL, func(opt *Options) { opt.Shared = shared })
+	a.get(t, "/s", "Accept-Language", "de")
+	log := newRecordLog()
+	b, sr := newTracedProxy(t, o.URL, func(opt *Options) { opt.Shared = shared; opt.AccessLog = log })
+	resp, _ := b.get(t, "/s", "Accept-Language", "de")
+	wantStatus(t, resp, "HIT", "hit")
+	if r := log.next(t); r.Cache != "hit" || r.Tier != "shared" {
+		t.Errorf("log: cache %s tier %s, want a hit from the shared tier", r.Cache, r.Tier)
+	}
+	want := []string{
+		"GET (server)",
+		"GET (server) > cache lookup (internal)",
+		"GET (server) > cache lookup (internal) > cache shared get (client)",
+		"GET (server) > cache lookup (internal) > cache shared get (client)",
+	}
+	if got := tree(t, sr, 1); !slices.Equal(got, want) { // the variant index, then the variant
+		t.Errorf("spans\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	b.h.store.Wait() // the local copy of what came from the shared tier
+	vs, _ := b.h.Entries("/s")
+	if len(vs) != 1 || !slices.Equal(vs[0].Tiers, []string{"local", "shared"}) {
+		t.Errorf("replica b: %+v, want the variant it read from the shared tier, in both tiers", vs)
+	}
+	vs, _ = a.h.Entries("/s")
+	if len(vs) != 1 || !slices.Equal(vs[0].Tiers, []string{"local", "shared"}) || vs[0].Request["Accept-Language"] != "de" {
+		t.Errorf("replica a: %+v, want one variant in both tiers", vs)
+	}
+}
