@@ -32,7 +32,9 @@ type exchange struct {
 	filled     *entry                    // what a fetch stored, once its body is complete
 	lease      func()                    // releases the shared tier's fill lease this fetch holds
 	began      uint64                    // the purge log's position when it went to the origin
-	obs        *observer                 // the client request's observer; nil when none (observe.go)
+
+	obs          *observer // the client request's observer; nil when none (observe.go)
+	originStatus int       // the status of the last origin exchange; 0 before one or on an error
 }
 
 type exchangeKey struct{}

@@ -44,11 +44,21 @@ func TestExplainEveryReason(t *testing.T) {
 			w.(http.Flusher).Flush()
 			io.WriteString(w, big)
 			return
+		case "/refreshed":
+			h.Set("Cache-Control", "no-cache")
+			h.Set("ETag", `"r"`)
+			if r.Header.Get("If-None-Match") == `"r"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
 		case "/stale":
 			h.Set("Cache-Control", "max-age=0, must-revalidate")
-		case "/method": // stored, stale, with a validator; a HEAD revalidating it gets a 200
+		case "/method": // stored, stale, with a validator; a HEAD revalidating it gets a 200 for another one
 			h.Set("Cache-Control", "max-age=0")
 			h.Set("ETag", `"m"`)
+			if r.Method == http.MethodHead {
+				h.Set("ETag", `"m2"`) // not the stored response (RFC 9111 §4.3.5): it is not updated
+			}
 		}
 		io.WriteString(w, "body")
 	})
@@ -105,6 +115,11 @@ func TestExplainEveryReason(t *testing.T) {
 		if d.Stored || d.Reason != want || d.Method != method || d.Status != resp.StatusCode && want != "method" {
 			t.Errorf("%s: decision %+v, want not stored for %q (status %d)", tt.path, d, want, resp.StatusCode)
 		}
+	}
+	p.get(t, "/refreshed")
+	p.get(t, "/refreshed")
+	if ex, _ := p.h.Explain("/refreshed"); ex.Decision == nil || !ex.Decision.Stored || ex.Decision.Status != http.StatusNotModified {
+		t.Errorf("refreshed by a 304: %+v", ex.Decision)
 	}
 	if ex, _ := p.h.Explain("/never-seen"); ex.Decision != nil || ex.Key != "/never-seen" {
 		t.Errorf("unseen URL: %+v", ex)

@@ -104,9 +104,13 @@ func observeExchange(w http.ResponseWriter, x *exchange) {
 	}
 }
 
-// noteOrigin records the origin's answer on the request's observer, if any.
+// noteOrigin records the origin's answer on the exchange and its observer, if any.
 func (x *exchange) noteOrigin(status int, took time.Duration) {
-	if x != nil && x.obs != nil {
+	if x == nil {
+		return
+	}
+	x.originStatus = status
+	if x.obs != nil {
 		x.obs.originStatus, x.obs.originTime = status, took
 	}
 }

@@ -236,7 +236,7 @@ func (h *Handler) refresh(x *exchange, stored *entry, fresh http.Header, request
 		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
 		Status: stored.status, Header: header, Directives: d,
 	})
-	h.decided(x, http.StatusNotModified, ok, why)
+	h.decided(x, x.originStatus, ok, why) // a 304, or a 200 to a HEAD (head.go)
 	if ok {
 		h.fill(x, e)
 	} else {

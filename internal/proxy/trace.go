@@ -127,11 +127,8 @@ type originCall struct {
 }
 
 // startOrigin starts observing an origin exchange: a client span whose context the
-// origin receives in traceparent. Nothing is looked up when nothing observes.
+// origin receives in traceparent, when tracing is on.
 func (h *Handler) startOrigin(req *http.Request) originCall {
-	if h.opt.AccessLog == nil && h.tracer == nil {
-		return originCall{}
-	}
 	c := originCall{}
 	c.x, _ = req.Context().Value(exchangeKey{}).(*exchange)
 	if h.tracer != nil {
