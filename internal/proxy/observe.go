@@ -145,7 +145,7 @@ func (o *observer) finish(h *Handler, r *http.Request) {
 		Status: o.status, Bytes: o.bytes, Duration: time.Since(o.start),
 		Cache: string(out), Detail: detail, Stored: stored, Tier: tier,
 		OriginStatus: o.originStatus, OriginTime: o.originTime,
-		UserAgent: r.Header.Get("User-Agent"), Referer: r.Header.Get("Referer"),
+		UserAgent: firstValue(r.Header["User-Agent"]), Referer: firstValue(r.Header["Referer"]),
 	}
 	if o.span != nil {
 		if sc := o.span.SpanContext(); sc.IsSampled() {
@@ -173,4 +173,12 @@ func statusDetail(cs string) (detail string, stored bool) {
 // AccessLog is where the proxy writes one line per request (accesslog.Logger).
 type AccessLog interface {
 	Log(*accesslog.Record)
+}
+
+// firstValue is a field's first value; net/http keys the map canonically already.
+func firstValue(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
 }
