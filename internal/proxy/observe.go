@@ -79,6 +79,10 @@ func (o *observer) Flush() {
 	if o.status == 0 {
 		o.WriteHeader(http.StatusOK)
 	}
+	if f, ok := o.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+		return
+	}
 	_ = http.NewResponseController(o.ResponseWriter).Flush()
 }
 
