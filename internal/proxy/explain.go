@@ -74,7 +74,7 @@ type Explanation struct {
 // Explain reports what the cache last decided for target (a path and query) and
 // what it holds for it now.
 func (h *Handler) Explain(target string) (Explanation, error) {
-	key, err := targetKey(target)
+	key, err := h.targetKey(target)
 	if err != nil {
 		return Explanation{}, err
 	}

@@ -101,8 +101,9 @@ func (c *catalog) prune(key string, keep []string) {
 	}
 }
 
-// targetKey turns "/path?query" (or a full URL, whose path and query are used) into a cache key.
-func targetKey(target string) (string, error) {
+// targetKey turns "/path?query" (or a full URL, whose path and query are used) into
+// its cache key, by the operator's key rules as requests are keyed.
+func (h *Handler) targetKey(target string) (string, error) {
 	if target == "" {
 		return "", errors.New("url is required, e.g. url=/path?query")
 	}
@@ -114,12 +115,12 @@ func targetKey(target string) (string, error) {
 		return "", errors.New("url: must be a path starting with / or an absolute URL")
 	}
 	u.Scheme, u.Host, u.User, u.Opaque = "", "", nil, ""
-	return policy.Key(u), nil
+	return h.Key(u), nil
 }
 
 // Entries reports every stored variant for target (a path and query, as clients send it).
 func (h *Handler) Entries(target string) ([]Variant, error) {
-	key, err := targetKey(target)
+	key, err := h.targetKey(target)
 	if err != nil {
 		return nil, err
 	}

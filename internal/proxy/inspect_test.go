@@ -6,23 +6,25 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/caching-proxy/caching-proxy/internal/policy"
 )
 
-// TestEntriesVaryTwoVariants: a URL whose response varies on Accept-Encoding, asked
-// with two encodings, shows both variants with the request field each is for.
+// TestEntriesVaryTwoVariants: a URL whose response varies on Accept-Language, asked
+// with two langs, shows both variants with the request field each is for.
 func TestEntriesVaryTwoVariants(t *testing.T) {
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=300")
-		w.Header().Set("Vary", "Accept-Encoding")
-		w.Header().Set("ETag", `"`+r.Header.Get("Accept-Encoding")+`"`)
+		w.Header().Set("Vary", "Accept-Language")
+		w.Header().Set("ETag", `"`+r.Header.Get("Accept-Language")+`"`)
 		w.Header().Set("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
 		w.Header().Set("Surrogate-Key", "product-1 catalog")
-		io.WriteString(w, "body for "+r.Header.Get("Accept-Encoding"))
+		io.WriteString(w, "body for "+r.Header.Get("Accept-Language"))
 	})
 	p := newTestProxy(t, o.URL)
-	p.get(t, "/p/1?x=y", "Accept-Encoding", "gzip")
-	p.get(t, "/p/1?x=y", "Accept-Encoding", "br")
-	p.get(t, "/p/1?x=y", "Accept-Encoding", "gzip") // a hit: still two variants
+	p.get(t, "/p/1?x=y", "Accept-Language", "de")
+	p.get(t, "/p/1?x=y", "Accept-Language", "fr")
+	p.get(t, "/p/1?x=y", "Accept-Language", "de") // a hit: still two variants
 	vs, err := p.h.Entries("/p/1?x=y")
 	if err != nil {
 		t.Fatal(err)
@@ -30,21 +32,21 @@ func TestEntriesVaryTwoVariants(t *testing.T) {
 	if len(vs) != 2 {
 		t.Fatalf("%d variants, want 2: %+v", len(vs), vs)
 	}
-	var encodings []string
+	var langs []string
 	for _, v := range vs {
-		enc := v.Request["Accept-Encoding"]
-		encodings = append(encodings, enc)
-		if v.ETag != `"`+enc+`"` || v.Status != 200 || v.Lifetime != 60*time.Second || v.TTL <= 0 || v.TTL > 60*time.Second ||
+		lang := v.Request["Accept-Language"]
+		langs = append(langs, lang)
+		if v.ETag != `"`+lang+`"` || v.Status != 200 || v.Lifetime != 60*time.Second || v.TTL <= 0 || v.TTL > 60*time.Second ||
 			v.StaleRevalidate != 30*time.Second || v.StaleIfError != 300*time.Second || v.LastModified == "" ||
-			v.BodyBytes != int64(len("body for "+enc)) || v.Size <= v.BodyBytes || !slices.Equal(v.Tiers, []string{"local"}) ||
-			!slices.Equal(v.Tags, []string{"product-1", "catalog"}) || !slices.Equal(v.Vary, []string{"Accept-Encoding"}) ||
+			v.BodyBytes != int64(len("body for "+lang)) || v.Size <= v.BodyBytes || !slices.Equal(v.Tiers, []string{"local"}) ||
+			!slices.Equal(v.Tags, []string{"product-1", "catalog"}) || !slices.Equal(v.Vary, []string{"Accept-Language"}) ||
 			time.Since(v.StoredAt) > time.Minute || v.Age < 0 {
 			t.Errorf("variant %+v", v)
 		}
 	}
-	slices.Sort(encodings)
-	if !slices.Equal(encodings, []string{"br", "gzip"}) {
-		t.Errorf("variants for %q, want br and gzip", encodings)
+	slices.Sort(langs)
+	if !slices.Equal(langs, []string{"de", "fr"}) {
+		t.Errorf("variants for %q, want de and fr", langs)
 	}
 	// A full URL names the same entries; an unsafe request's invalidation takes them away.
 	if vs, _ := p.h.Entries("http://any.host/p/1?x=y"); len(vs) != 2 {
@@ -55,7 +57,7 @@ func TestEntriesVaryTwoVariants(t *testing.T) {
 		t.Errorf("after invalidation: %+v", vs)
 	}
 	// A POST response without Content-Location is not kept for GETs (RFC 9110 §9.3.3).
-	resp, _ := p.get(t, "/p/1?x=y", "Accept-Encoding", "gzip")
+	resp, _ := p.get(t, "/p/1?x=y", "Accept-Language", "de")
 	wantStatus(t, resp, "MISS", "fwd=miss")
 	if _, err := p.h.Entries(""); err == nil {
 		t.Error("Entries(\"\"): no error")
@@ -92,5 +94,24 @@ func TestCatalogBounded(t *testing.T) {
 	}
 	if n := len(c.variants("/a")); n != maxVariants {
 		t.Errorf("%d variants kept, want %d", n, maxVariants)
+	}
+}
+
+// TestEntriesFollowKeyRules: inspection keys a URL as requests are keyed, so a URL
+// with an ignored parameter names the entry it shares.
+func TestEntriesFollowKeyRules(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "x")
+	})
+	p := newTestProxy(t, o.URL, func(opt *Options) { opt.Key = policy.KeyRules{IgnoreQuery: []string{"utm_*"}} })
+	p.get(t, "/k?id=1&utm_source=a")
+	for _, target := range []string{"/k?id=1", "/k?id=1&utm_campaign=b"} {
+		if vs, err := p.h.Entries(target); err != nil || len(vs) != 1 {
+			t.Errorf("Entries(%q) = %d variants, %v; want the one stored", target, len(vs), err)
+		}
+		if ex, _ := p.h.Explain(target); ex.Decision == nil || !ex.Decision.Stored {
+			t.Errorf("Explain(%q) = %+v", target, ex)
+		}
 	}
 }
