@@ -7,7 +7,8 @@
 # row, ROUNDS times, the rows interleaved within each round, and reports medians:
 #
 #   a  plain server, cacheable path          what Go serves from memory with no proxy: the limit
-#   b  proxy, same path, warmed (a hit)      target: CPU per hit <= a's
+#   b  proxy, same path, warmed (a hit)      target: CPU per hit <= a's (b runs with --access-log off)
+#   bl b with the JSON access log to a file  target: bl/b req/s >= 0.90; CPU per hit beside b's
 #   ti, tg, tb, tz                           proxy hit on a text path (text/plain, same size): identity,
 #                                            and the stored gzip, br and zstd copies (--compress)
 #   o  origin, no-store path                 the origin direct
@@ -215,7 +216,7 @@ human() { (($1 >= 1024 && $1 % 1024 == 0)) && echo "$(($1 / 1024))KiB" || echo "
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-)" >&2
 echo "wrk: -t$THREADS -c$CONNS -d$DURATION --latency; pinning: $pinned; origin delay: $ORIGIN_DELAY" >&2
 
-ap="" op="" pp="" rp="" np="" # set by free_port
+ap="" op="" pp="" rp="" np="" lp="" # set by free_port
 for size in $SIZES; do
 	sz=$(human "$size")
 	free_port ap
@@ -223,18 +224,22 @@ for size in $SIZES; do
 	free_port pp
 	free_port rp
 	free_port np
+	free_port lp
 	plain=http://127.0.0.1:$ap origin=http://127.0.0.1:$op proxy=http://127.0.0.1:$pp stock=http://127.0.0.1:$rp ngx=http://127.0.0.1:$np
 	"${server_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$ap" --size "$size" 2>"$work/plain.log" &
 	apid=$!
 	"${wrk_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$op" --size "$size" --delay "$ORIGIN_DELAY" 2>"$work/origin.log" &
 	opid=$!
 	"${server_pin[@]}" "$work/caching-proxy" start --host 127.0.0.1 --port "$pp" --admin-addr "127.0.0.1:$((pp + 1))" \
-		--origin "$origin" --cache-size 256MiB --log-level warn 2>"$work/proxy.log" &
+		--origin "$origin" --cache-size 256MiB --log-level warn --access-log off 2>"$work/proxy.log" &
 	ppid=$!
+	"${server_pin[@]}" "$work/caching-proxy" start --host 127.0.0.1 --port "$lp" --admin-addr "127.0.0.1:$((lp + 1))" \
+		--origin "$origin" --cache-size 256MiB --log-level warn --access-log "$work/access.log" --access-log-format json 2>"$work/proxyl.log" &
+	lpid=$!
 	"${server_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$rp" --reverse-proxy "$origin" 2>"$work/stock.log" &
 	rpid=$!
-	pids+=("$apid" "$opid" "$ppid" "$rpid")
-	servers=("$apid" "$opid" "$ppid" "$rpid")
+	pids+=("$apid" "$opid" "$ppid" "$rpid" "$lpid")
+	servers=("$apid" "$opid" "$ppid" "$rpid" "$lpid")
 	npids=""
 	if [[ $NGINX != 0 ]]; then
 		mkdir -p "$work/nginx"
@@ -251,9 +256,11 @@ for size in $SIZES; do
 	wait_up "$origin/healthz" "$work/origin.log"
 	wait_up "$stock/healthz" "$work/stock.log"
 	wait_up "http://127.0.0.1:$((pp + 1))/healthz" "$work/proxy.log"
+	wait_up "http://127.0.0.1:$((lp + 1))/healthz" "$work/proxyl.log"
 
 	# Warm the cacheable path and check what each target answers.
 	curl -fsS -o /dev/null "$proxy/cacheable"
+	curl -fsS -o /dev/null "http://127.0.0.1:$lp/cacheable"
 	got=$(curl -fsS -D - -o /dev/null "$proxy/cacheable" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" {print $2}')
 	[[ $got == HIT ]] || { echo "warm-up: X-Cache $got on $proxy/cacheable, want HIT" >&2; exit 1; }
 	got=$(curl -fsS -D - -o /dev/null "$proxy/nostore/x" | tr -d '\r' | awk -F': ' 'tolower($1) == "cache-status" {print $2}')
@@ -267,6 +274,7 @@ for size in $SIZES; do
 	ids=()
 	row a "plain server, cacheable" "$plain/cacheable" "$CONNS" "$apid"
 	row b "proxy hit" "$proxy/cacheable" "$CONNS" "$ppid"
+	row bl "proxy hit, JSON log to a file" "http://127.0.0.1:$lp/cacheable" "$CONNS" "$lpid"
 	row ti "proxy hit, text, identity" "$proxy/text/x" "$CONNS" "$ppid"
 	for c in gzip br zstd; do
 		row "t${c:0:1}" "proxy hit, text, $c copy" "$proxy/text/x" "$CONNS" "$ppid" "Accept-Encoding: $c"
@@ -291,8 +299,10 @@ for size in $SIZES; do
 		echo "proxy log:" >&2
 		tail -5 "$work/proxy.log" >&2
 	fi
+	echo "access log: $(wc -l <"$work/access.log") lines, $(curl -fsS "http://127.0.0.1:$((lp + 1))/metrics" | awk '/^caching_proxy_access_log_dropped_total/ {print $2}') dropped" >&2
 	# shellcheck disable=SC2086
-	stop "$ppid" "$rpid" "$opid" "$apid" ${npid:-}
+	stop "$ppid" "$lpid" "$rpid" "$opid" "$apid" ${npid:-}
+	rm -f "$work/access.log"
 	npid=""
 done
 
@@ -334,9 +344,14 @@ for size in $SIZES; do
 		nrat=$(ratio "${RPS[n.$sz]}" "${RPS[o.$sz]}") orat=$(ratio "${OCPU[c.$sz]}" "${OCPU[n.$sz]}")
 	fi
 	text_rows+=("$(text_summary "$sz")")
+	log_rows+=("$(printf '%-7s bl/b req/s %s (target >= 0.90); CPU per hit %s µs with the JSON log, %s µs without (%s)' "$sz" \
+		"$(ratio "${RPS[bl.$sz]}" "${RPS[b.$sz]}")" "${CPU[bl.$sz]}" "${CPU[b.$sz]}" "$(overhead "${CPU[bl.$sz]}" "${CPU[b.$sz]}")")")
 	printf '%-7s %-12s %-12s %-14s %-12s %-14s %-16s %-12s\n' "$sz" "$(ratio "${CPU[b.$sz]}" "${CPU[a.$sz]}")" "${CPU[c.$sz]}" \
 		"$(ratio "${RPS[c.$sz]}" "${RPS[o.$sz]}") ($nrat)" "$orat" "$(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$slow" "$unl"
 done
 echo
 echo "text hit, req/s of each stored copy against identity (ti):"
 for r in "${text_rows[@]}"; do echo "  $r"; done
+echo
+echo "access log (bl against b, the same hit with --access-log off):"
+for r in "${log_rows[@]}"; do echo "  $r"; done
