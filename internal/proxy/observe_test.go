@@ -87,7 +87,7 @@ func TestAccessLogRecords(t *testing.T) {
 				r.Cache, r.Tier, r.Detail, r.Stored, r.OriginStatus, tt.cache, tt.tier, tt.detail, tt.stored, tt.origin)
 		}
 		if r.Method != tt.method || r.Target != tt.path || r.Status != resp.StatusCode || r.Bytes != int64(len(body)) ||
-			r.Proto != "HTTP/1.1" || r.Client != "127.0.0.1" || r.Duration <= 0 || r.Time.IsZero() {
+			r.Proto != resp.Proto || r.Client != "127.0.0.1" || r.Duration <= 0 || r.Time.IsZero() {
 			t.Errorf("%s: record %+v does not describe the request (status %d, %d bytes)", name, r, resp.StatusCode, len(body))
 		}
 		if tt.origin != 0 && r.OriginTime <= 0 {
