@@ -244,36 +244,6 @@ func TestNoTracingNoTraceparent(t *testing.T) {
 	}
 }
 
-// memShared is a Shared tier in memory, for two handlers to share.
-type memShared struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *memShared) Get(key string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[key]
-	return b, ok
-}
-
-func (s *memShared) Set(key string, value []byte, _ time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string][]byte{}
-	}
-	s.m[key] = value
-}
-
-func (s *memShared) Del(keys ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		delete(s.m, k)
-	}
-}
-
 // TestSharedTierObserved: a replica answering from the shared tier says so in its
 // log line, traces the shared-tier call under the lookup, and inspection names both tiers.
 func TestSharedTierObserved(t *testing.T) {
@@ -282,7 +252,7 @@ func TestSharedTierObserved(t *testing.T) {
 		w.Header().Set("Vary", "Accept-Language")
 		io.WriteString(w, "hello")
 	})
-	shared := &memShared{}
+	shared := newMemShared() // lease_test.go
 	a := newTestProxy(t, o.URL, func(opt *Options) { opt.Shared = shared })
 	a.get(t, "/s", "Accept-Language", "de")
 	log := newRecordLog()
