@@ -152,8 +152,7 @@ func (i inspector) Explain(url string) (admin.Explanation, error) {
 	return out, nil
 }
 
-// Keys lists this replica's stored keys; the store's own index (issue 12) can take
-// its place behind admin.KeyLister.
+// Keys lists this replica's stored keys, from the store's key index.
 func (i inspector) Keys(prefix, after string, limit int) ([]string, bool) {
 	return i.h.Keys(prefix, after, limit)
 }

@@ -55,7 +55,6 @@ func (h *Handler) put(key string, e *entry) {
 	}
 	h.flights.forget(key)
 	h.addCodings(e, nil)
-	h.noteStored(key, e)
 	if len(e.vary) == 0 {
 		h.set(key, e, keep)
 		return
@@ -85,7 +84,6 @@ func (h *Handler) drop(keys ...string) {
 	for _, k := range keys {
 		h.store.Del(k)
 		h.flights.forget(k)
-		h.keys.del(k)
 	}
 	if h.opt.Shared != nil {
 		h.opt.Shared.Del(keys...)
@@ -136,14 +134,12 @@ func (h *Handler) DropLocal(keys ...string) {
 	for _, k := range keys {
 		h.store.Del(k)
 		h.flights.forget(k)
-		h.keys.del(k)
 	}
 }
 
 // Clear empties the local store and reports what it held.
 func (h *Handler) Clear() (entries, bytes int64) {
 	st := h.store.Clear()
-	h.keys.reset()
 	h.seen.reset()
 	h.flights.mu.Lock()
 	clear(h.flights.hitForMiss)

@@ -3,19 +3,18 @@ package proxy
 import (
 	"errors"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/policy"
 )
 
 // Inspection: what the cache holds for a URL, every variant, and the keys it holds
-// under a prefix. The store (ristretto) cannot list its keys, so the proxy keeps a
-// bounded catalog of the primary keys it stored and their variants' secondary keys;
-// entries are read from the store (and the shared tier) when asked, so an evicted
-// one is simply not shown, and dropped from the catalog.
+// under a prefix. ristretto cannot list its keys; the store's index of keys (the one
+// purge uses, charged to --cache-size and following every eviction) can. Variants are
+// found under their variant index's nonce; entries are read from the store (and the
+// shared tier) when asked. The shared tier cannot be listed, so a variant is shown
+// when this replica holds it, or its variant index, locally.
 
 // Variant describes one stored response.
 type Variant struct {
@@ -37,68 +36,6 @@ type Variant struct {
 	BodyBytes       int64    // body bytes
 	Tags            []string // Cache-Tag / Surrogate-Key values, when the origin sent them
 	Tiers           []string // local, shared: which tier holds it
-}
-
-// catalog remembers the primary keys stored and the secondary keys of their
-// variants, at most maxCatalog keys of at most maxVariants each.
-type catalog struct {
-	mu   sync.Mutex
-	keys map[string][]string // primary key -> secondary keys ("" for a response that does not vary)
-}
-
-const (
-	maxCatalog  = 100_000
-	maxVariants = 64
-)
-
-func (c *catalog) add(key, secondary string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.keys == nil {
-		c.keys = make(map[string][]string)
-	}
-	vs, ok := c.keys[key]
-	if !ok && len(c.keys) >= maxCatalog {
-		return // full: the entry is stored, but not listed
-	}
-	if slices.Contains(vs, secondary) {
-		return
-	}
-	if len(vs) >= maxVariants {
-		vs = vs[1:]
-	}
-	c.keys[key] = append(slices.Clip(vs), secondary)
-}
-
-func (c *catalog) del(key string) {
-	c.mu.Lock()
-	delete(c.keys, key)
-	c.mu.Unlock()
-}
-
-func (c *catalog) reset() {
-	c.mu.Lock()
-	c.keys = nil
-	c.mu.Unlock()
-}
-
-func (c *catalog) variants(key string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.keys[key])
-}
-
-// prune keeps only the secondary keys still stored.
-func (c *catalog) prune(key string, keep []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(keep) == 0 {
-		delete(c.keys, key)
-		return
-	}
-	if _, ok := c.keys[key]; ok {
-		c.keys[key] = keep
-	}
 }
 
 // targetKey turns "/path?query" (or a full URL, whose path and query are used) into
@@ -135,16 +72,15 @@ func (h *Handler) entries(key string) []Variant {
 		m = shared
 	}
 	if m == nil {
-		h.keys.del(key)
 		return nil
 	}
 	if !m.marker {
 		return []Variant{describe(m, now, tiers(local != nil, shared != nil))}
 	}
 	var out []Variant
-	var keep []string
-	for _, sec := range h.keys.variants(key) {
-		l, s := h.peek(variantKey(key, m.nonce, sec))
+	prefix := variantKey(key, m.nonce, "")
+	for _, vk := range h.store.KeysWithPrefix(prefix) {
+		l, s := h.peek(vk)
 		e := l
 		if e == nil {
 			e = s
@@ -152,10 +88,8 @@ func (h *Handler) entries(key string) []Variant {
 		if e == nil || e.marker {
 			continue
 		}
-		keep = append(keep, sec)
 		out = append(out, describe(e, now, tiers(l != nil, s != nil)))
 	}
-	h.keys.prune(key, keep)
 	return out
 }
 
@@ -211,23 +145,16 @@ func describe(e *entry, now time.Time, tiers []string) Variant {
 	return v
 }
 
-// Keys lists the primary keys under prefix in order, at most limit after the key
-// after, and reports whether more follow. It reads this replica's catalog, and
-// leaves out keys no longer stored.
+// Keys lists the primary keys under prefix in key order, at most limit after the key
+// after, and reports whether more follow. It reads the store's index, so it lists what
+// this replica holds locally; variants are listed under their URL (Entries).
 func (h *Handler) Keys(prefix, after string, limit int) (keys []string, more bool) {
-	h.keys.mu.Lock()
-	all := make([]string, 0, 64)
-	for k := range h.keys.keys {
-		if strings.HasPrefix(k, prefix) && k > after {
-			all = append(all, k)
+	for _, k := range h.store.KeysWithPrefix(prefix) {
+		if strings.IndexByte(k, 0) >= 0 || k <= after {
+			continue // a variant's key: primary \x00 nonce \x00 secondary
 		}
-	}
-	h.keys.mu.Unlock()
-	slices.Sort(all)
-	for _, k := range all {
-		if local, shared := h.peek(k); local == nil && shared == nil {
-			h.keys.del(k) // evicted or expired since
-			continue
+		if _, ok := h.store.Get(k); !ok {
+			continue // leaving at this moment
 		}
 		if len(keys) == limit {
 			return keys, true
@@ -235,11 +162,4 @@ func (h *Handler) Keys(prefix, after string, limit int) (keys []string, more boo
 		keys = append(keys, k)
 	}
 	return keys, false
-}
-
-// noteStored records that e is stored under its primary key, for inspection.
-func (h *Handler) noteStored(key string, e *entry) {
-	if !e.marker {
-		h.keys.add(key, e.varyKey)
-	}
 }

@@ -87,16 +87,6 @@ func TestKeysUnderPrefix(t *testing.T) {
 	}
 }
 
-func TestCatalogBounded(t *testing.T) {
-	var c catalog
-	for i := range maxVariants + 10 {
-		c.add("/a", string(rune('a'+i)))
-	}
-	if n := len(c.variants("/a")); n != maxVariants {
-		t.Errorf("%d variants kept, want %d", n, maxVariants)
-	}
-}
-
 // TestEntriesFollowKeyRules: inspection keys a URL as requests are keyed, so a URL
 // with an ignored parameter names the entry it shares.
 func TestEntriesFollowKeyRules(t *testing.T) {

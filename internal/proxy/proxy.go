@@ -62,7 +62,6 @@ type Handler struct {
 	purges  purgeLog
 	tracer  trace.Tracer // nil when tracing is off
 	seen    decisions    // the last storability decision per key (explain.go)
-	keys    catalog      // stored keys and their variants (inspect.go)
 	obsPool sync.Pool    // of *observer (observe.go)
 }
 

@@ -3,7 +3,6 @@ package proxy
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
@@ -96,12 +95,10 @@ func (h *Handler) lookupFor(w http.ResponseWriter, r *http.Request, key string) 
 }
 
 // sharedGetFor is sharedGet with a span under the lookup's, noting a shared answer
-// on the observer and what it found in the catalog, so this replica lists it.
+// on the observer.
 func (h *Handler) sharedGetFor(ob *observer, key string) (*entry, bool) {
 	if ob == nil {
-		e, ok := h.sharedGet(key)
-		h.catalogShared(key, e, ok)
-		return e, ok
+		return h.sharedGet(key)
 	}
 	var sp trace.Span
 	if ob.lookupCtx != nil {
@@ -109,7 +106,6 @@ func (h *Handler) sharedGetFor(ob *observer, key string) (*entry, bool) {
 			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(semconv.DBSystemNameRedis))
 	}
 	e, ok := h.sharedGet(key)
-	h.catalogShared(key, e, ok)
 	if ok {
 		ob.shared = true
 	}
@@ -216,12 +212,4 @@ func waitResult(stored bool) string {
 		return "stored"
 	}
 	return "not stored"
-}
-
-// catalogShared lists an entry read from the shared tier under its primary key.
-func (h *Handler) catalogShared(key string, e *entry, ok bool) {
-	if ok && !e.marker {
-		primary, _, _ := strings.Cut(key, "\x00") // a variant's key is primary \x00 nonce \x00 secondary
-		h.keys.add(primary, e.varyKey)
-	}
 }
