@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/accesslog"
@@ -43,21 +41,11 @@ func openAccessLog(ctx context.Context, path, format string, reg prometheus.Regi
 		Help: "Access log lines lost: the buffer was full (the output is slower than the traffic) or the write failed.",
 	}, func() float64 { return float64(l.Dropped()) }))
 	if path != "-" {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		go func() {
-			defer signal.Stop(hup)
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-hup:
-					if err := l.Reopen(); err != nil {
-						log.Error("access log not reopened; still writing to the old file", "err", err)
-					}
-				}
+		onHangup(ctx, func() {
+			if err := l.Reopen(); err != nil {
+				log.Error("access log not reopened; still writing to the old file", "err", err)
 			}
-		}()
+		})
 	}
 	return l, nil
 }

@@ -7,9 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/caching-proxy/caching-proxy/internal/config"
 	"github.com/caching-proxy/caching-proxy/internal/tlsreload"
@@ -98,22 +95,12 @@ func reloadCerts(ctx context.Context, log *slog.Logger, certs ...*tlsreload.Cert
 	if len(live) == 0 {
 		return
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				log.Info("SIGHUP: reloading TLS certificates")
-				for _, c := range live {
-					_ = c.Reload()
-				}
-			}
+	onHangup(ctx, func() {
+		log.Info("SIGHUP: reloading TLS certificates")
+		for _, c := range live {
+			_ = c.Reload()
 		}
-	}()
+	})
 }
 
 // tlsMinVersion is cfg's --tls-min-version; Validate has checked it.

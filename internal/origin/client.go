@@ -108,7 +108,7 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, fmt.Errorf("origin: unsupported scheme %q", req.URL.Scheme)
 	}
-	if isUpgrade(req.Header) {
+	if IsUpgrade(req.Header) {
 		return c.upgrade.RoundTrip(req)
 	}
 	if err := validHeader(req.Header); err != nil {
@@ -247,8 +247,8 @@ func (c *Client) readResponse(ctx context.Context, pc *conn, req *http.Request) 
 	}
 }
 
-// isUpgrade reports whether a request asks to switch protocols (RFC 9110 §7.8).
-func isUpgrade(h http.Header) bool {
+// IsUpgrade reports whether a request asks to switch protocols (RFC 9110 §7.8).
+func IsUpgrade(h http.Header) bool {
 	if len(h["Upgrade"]) == 0 {
 		return false
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/caching-proxy/caching-proxy/internal/compress"
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
+	originclient "github.com/caching-proxy/caching-proxy/internal/origin" // proxy_test.go has a type origin
 	"github.com/caching-proxy/caching-proxy/internal/policy"
 	"github.com/caching-proxy/caching-proxy/internal/store"
 	"go.opentelemetry.io/otel/trace"
@@ -146,7 +147,7 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, now := h.Key(r.URL), time.Now()
-	if r.Method != http.MethodGet && r.Method != http.MethodHead || asksUpgrade(r.Header) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || originclient.IsUpgrade(r.Header) { // bypasses the cache; a 101 hands the connection to the origin
 		x := &exchange{key: key, in: r, now: now, kind: passUnsafe}
 		if policy.IsSafe(r.Method) {
 			x.kind = passBypass
@@ -195,22 +196,6 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.forward(w, r, x)
-}
-
-// asksUpgrade reports whether a request asks to switch protocols (RFC 9110 §7.8): it
-// bypasses the cache, and a 101 hands the connection to the origin.
-func asksUpgrade(h http.Header) bool {
-	if len(h["Upgrade"]) == 0 {
-		return false
-	}
-	for _, v := range h["Connection"] {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // forward sends the request through the ReverseProxy; count or originError counts it.
