@@ -62,10 +62,13 @@ func Handler(c Clearer, g prometheus.Gatherer, opt Options) http.Handler {
 	}
 	inspection(mux, opt)
 	if opt.Pprof {
-		mux.Handle("/debug/pprof/", requireToken(opt.Token, http.HandlerFunc(pprof.Index)))
-		mux.Handle("/debug/pprof/profile", requireToken(opt.Token, http.HandlerFunc(pprof.Profile)))
-		mux.Handle("/debug/pprof/trace", requireToken(opt.Token, http.HandlerFunc(pprof.Trace)))
-		mux.Handle("/debug/pprof/symbol", requireToken(opt.Token, http.HandlerFunc(pprof.Symbol)))
+		// With methods, so they do not overlap "PURGE /" (a pattern for every method
+		// under /debug/pprof/ would conflict with it, and ServeMux panics on that).
+		mux.Handle("GET /debug/pprof/", requireToken(opt.Token, http.HandlerFunc(pprof.Index)))
+		mux.Handle("GET /debug/pprof/profile", requireToken(opt.Token, http.HandlerFunc(pprof.Profile)))
+		mux.Handle("GET /debug/pprof/trace", requireToken(opt.Token, http.HandlerFunc(pprof.Trace)))
+		mux.Handle("GET /debug/pprof/symbol", requireToken(opt.Token, http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("POST /debug/pprof/symbol", requireToken(opt.Token, http.HandlerFunc(pprof.Symbol)))
 	}
 	return mux
 }

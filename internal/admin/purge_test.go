@@ -104,3 +104,31 @@ func TestNoPurgeWithoutPurger(t *testing.T) {
 		t.Errorf("status = %d, want 404 or 405 without a Purger", resp.StatusCode)
 	}
 }
+
+// TestPprofBesidePurge: with --pprof, the profiling endpoints and PURGE share the
+// mux (patterns that overlap without one being more specific make ServeMux panic).
+func TestPprofBesidePurge(t *testing.T) {
+	p := &recordingPurger{}
+	srv := httptest.NewServer(Handler(&countingClearer{}, prometheus.NewRegistry(), Options{Purger: p, Pprof: true}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/debug/pprof/", 200},
+		{"GET", "/debug/pprof/heap", 200},
+		{"POST", "/debug/pprof/symbol", 200},
+		{"PURGE", "/a", 200},
+		{"PURGE", "/debug/pprof/x", 200}, // a URL to purge like any other
+	} {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+		}
+	}
+}
