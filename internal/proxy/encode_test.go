@@ -2,14 +2,11 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/caching-proxy/caching-proxy/internal/compress"
 	"github.com/caching-proxy/caching-proxy/internal/policy"
@@ -434,41 +431,11 @@ func TestVaryAcceptEncodingNormalised(t *testing.T) {
 	}
 }
 
-// mapShared is a shared tier in memory, as two replicas would see Redis.
-type mapShared struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (s *mapShared) Get(key string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[key]
-	return b, ok
-}
-
-func (s *mapShared) Set(key string, value []byte, _ time.Duration, _ bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = value
-}
-
-func (s *mapShared) Del(keys ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		delete(s.m, k)
-	}
-}
-
-// Lease never holds: each replica fetches for itself (lease_test.go has the lease).
-func (s *mapShared) Lease(context.Context, string) (func(), bool) { return func() {}, false }
-
 // A replica that reads an entry from the shared tier serves it in every coding too,
 // and finds it under the same normalised key.
 func TestSharedTierEntryServedCompressed(t *testing.T) {
 	o := identityOrigin(t, "max-age=60", "text/html", page)
-	shared := &mapShared{m: map[string][]byte{}}
+	shared := newMemShared() // lease_test.go
 	tweak := func(opt *Options) {
 		withCompression(opt)
 		opt.Shared = shared
