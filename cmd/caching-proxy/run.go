@@ -66,10 +66,10 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 		Metrics: m,
 		Transport: proxy.NewTransport(proxy.TransportOptions{
 			ConnectTimeout: cfg.ConnectTimeout, ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+			BodyTimeout: cfg.BodyTimeout,
 		}),
 		MaxObjectSize:  int64(cfg.MaxObjectSize),
 		StaleIfError:   cfg.StaleIfError,
-		BodyTimeout:    cfg.BodyTimeout,
 		Logger:         log,
 		Shared:         shared.store(),
 		Key:            policy.KeyRules{IgnoreQuery: config.Trimmed(cfg.KeyIgnoreQuery), OnlyQuery: config.Trimmed(cfg.KeyOnlyQuery), SortQuery: cfg.KeySortQuery},

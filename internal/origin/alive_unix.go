@@ -5,7 +5,9 @@ package origin
 import "syscall"
 
 // alive reports whether an idle connection is still open: no FIN, reset or stray bytes
-// from the origin are waiting on it. It does not block.
+// from the origin are waiting on it. It does not block. Control, not Read: an idle
+// connection may still carry its last response header's deadline, long expired, and
+// Read would refuse to look at a socket whose deadline has passed.
 func (pc *conn) alive() bool {
 	sc, ok := pc.raw.(syscall.Conn)
 	if !ok {
@@ -17,10 +19,9 @@ func (pc *conn) alive() bool {
 	}
 	alive := true
 	var buf [1]byte
-	_ = rc.Read(func(fd uintptr) bool {
+	_ = rc.Control(func(fd uintptr) {
 		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
-		return true
 	})
 	return alive
 }

@@ -34,6 +34,7 @@ import (
 type Options struct {
 	ConnectTimeout        time.Duration // dialing and the TLS handshake; 0 means 5s
 	ResponseHeaderTimeout time.Duration // from sending the request to the end of the response header; 0 means 30s
+	BodyTimeout           time.Duration // longest silence while a response body is read (ErrBodyTimeout); 0 means none
 	MaxIdleConnsPerHost   int           // kept-alive idle connections per origin; 0 means 256
 	IdleConnTimeout       time.Duration // an idle connection is closed after this; 0 means 90s
 	DisableKeepAlives     bool          // one exchange per connection, with Connection: close
@@ -172,7 +173,7 @@ func (c *Client) exchange(pc *conn, req *http.Request) (*http.Response, error) {
 		r.Close = true
 		out = &r
 	}
-	_ = pc.nc.SetReadDeadline(time.Now().Add(c.opt.ResponseHeaderTimeout))
+	pc.headerStarts(c.opt.ResponseHeaderTimeout)
 	var wrote chan error
 	if req.Body == nil || req.Body == http.NoBody {
 		if err := out.Write(pc.bw); err != nil {
@@ -203,8 +204,7 @@ func (c *Client) exchange(pc *conn, req *http.Request) (*http.Response, error) {
 		}
 		return fail(err)
 	}
-	_ = pc.nc.SetReadDeadline(time.Time{})
-	pc.bodyStarted()
+	pc.bodyStarted(c.opt.BodyTimeout)
 	b := &body{c: c, pc: pc, rc: resp.Body, stop: stop, wrote: wrote,
 		reuse: !resp.Close && !out.Close && !c.opt.DisableKeepAlives}
 	if resp.Body == http.NoBody {

@@ -462,3 +462,64 @@ func TestUnaskedBytesOnAnIdleConnection(t *testing.T) {
 		t.Errorf("GET after HEAD: %q, want hello", body)
 	}
 }
+
+// TestBodyTimeout: the body timeout bounds each silence of the origin, not the body:
+// pauses shorter than it pass, a longer one ends the body with ErrBodyTimeout.
+func TestBodyTimeout(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pause, _ := time.ParseDuration(r.URL.Query().Get("pause"))
+		for i := range 4 {
+			fmt.Fprintf(w, "part%d ", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(pause)
+		}
+	}))
+	defer s.Close()
+	c := newClient(t, Options{BodyTimeout: 300 * time.Millisecond})
+	if _, body := get(t, c, s.URL+"?pause=100ms"); body != "part0 part1 part2 part3 " {
+		t.Errorf("body with short pauses = %q, want all four parts", body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"?pause=1s", nil)
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if !errors.Is(err, ErrBodyTimeout) {
+		t.Errorf("read after a long pause: %q, %v; want ErrBodyTimeout", got, err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("ErrBodyTimeout is not a net.Error timeout: %v", err)
+	}
+}
+
+// TestIdleCheckPastTheHeaderDeadline: a small body is read with its header, so the
+// header's deadline stays armed on the idle connection. Once it has passed, the idle
+// check must still see that the origin closed the connection: a POST, which is never
+// sent twice, then goes out on a new connection and succeeds.
+func TestIdleCheckPastTheHeaderDeadline(t *testing.T) {
+	var conns atomic.Int64
+	url := rawOrigin(t, func(c net.Conn, br *bufio.Reader) {
+		conns.Add(1)
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") // then closed, unannounced
+	})
+	c := newClient(t, Options{ResponseHeaderTimeout: 100 * time.Millisecond})
+	get(t, c, url)
+	time.Sleep(300 * time.Millisecond) // the header deadline has passed; the close has arrived
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("x"))
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("POST after the origin closed the idle connection: %v", err)
+	}
+	resp.Body.Close()
+	if n := conns.Load(); n != 2 {
+		t.Errorf("origin saw %d connections, want 2", n)
+	}
+}

@@ -33,13 +33,26 @@ type conn struct {
 	once    sync.Once
 }
 
-// limitReader counts what a response header may still take; the body is unlimited.
+// limitReader is what the connection's buffered reader reads from. While a response
+// header is read it counts what the header may still take, under the deadline the
+// exchange set; once the body starts it is unlimited, and each read from the socket
+// gets a deadline of its own, the body timeout from now (a silence longer than that
+// ends the body), or none. A body already buffered with its header never reaches
+// here, so a small response costs no deadline changes at all: the header's deadline
+// stays armed on the idle connection and the next exchange replaces it.
 type limitReader struct {
-	nc net.Conn
-	n  int64
+	pc   *conn
+	n    int64
+	body bool          // the header has been read
+	idle time.Duration // the body timeout; 0 means none
+	open bool          // body without a timeout: the header's deadline is lifted
 }
 
 var errHeaderTooLarge = fmt.Errorf("origin: server response headers exceeded %d bytes; aborted", maxHeaderBytes)
+
+// ErrBodyTimeout is what a body read returns when the origin stayed silent for
+// longer than Options.BodyTimeout. It is a net.Error whose Timeout is true.
+var ErrBodyTimeout error = timeoutError{"origin: response body stalled past the body timeout"}
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
@@ -48,8 +61,24 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	if int64(len(p)) > l.n {
 		p = p[:l.n]
 	}
-	n, err := l.nc.Read(p)
+	nc := l.pc.nc
+	if l.body {
+		switch {
+		case l.idle > 0:
+			_ = nc.SetReadDeadline(time.Now().Add(l.idle))
+		case !l.open:
+			_ = nc.SetReadDeadline(time.Time{})
+			l.open = true
+		}
+		if l.pc.aborted() { // abort ran while the deadline moved: keep it in the past
+			_ = nc.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	n, err := nc.Read(p)
 	l.n -= int64(n)
+	if l.body && err != nil && isTimeout(err) && !l.pc.aborted() {
+		err = ErrBodyTimeout
+	}
 	return n, err
 }
 
@@ -95,7 +124,6 @@ func (c *Client) get(ctx context.Context, req *http.Request, key string, fresh b
 			continue
 		}
 		pc.reused = true
-		pc.lr.n = maxHeaderBytes
 		return pc, nil
 	}
 	return c.dial(ctx, req.URL.Scheme, key, req.URL.Hostname())
@@ -157,14 +185,23 @@ func (c *Client) dial(ctx context.Context, scheme, key, hostname string) (*conn,
 		st := tc.ConnectionState()
 		pc.nc, pc.tls = tc, &st
 	}
-	pc.lr = limitReader{nc: pc.nc, n: maxHeaderBytes}
+	pc.lr = limitReader{pc: pc, n: maxHeaderBytes}
 	pc.br = bufio.NewReaderSize(&pc.lr, 4<<10)
 	pc.bw = bufio.NewWriterSize(pc.nc, 4<<10)
 	return pc, nil
 }
 
-// bodyStarted lifts the header limit once the header has been read.
-func (pc *conn) bodyStarted() { pc.lr.n = math.MaxInt64 }
+// headerStarts arms the response header's deadline and limit for a new exchange.
+func (pc *conn) headerStarts(timeout time.Duration) {
+	_ = pc.nc.SetReadDeadline(time.Now().Add(timeout))
+	pc.lr = limitReader{pc: pc, n: maxHeaderBytes}
+}
+
+// bodyStarted lifts the header limit once the header has been read; from here each
+// read from the socket has the body timeout idle (0: none) as its deadline.
+func (pc *conn) bodyStarted(idle time.Duration) {
+	pc.lr.n, pc.lr.body, pc.lr.idle = math.MaxInt64, true, idle
+}
 
 // closedError: the connection ended before any byte of a response arrived.
 type closedError struct{ err error }

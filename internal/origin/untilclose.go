@@ -10,7 +10,6 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // RFC 9112 §6.3: when a response's Transfer-Encoding does not end in chunked, its body
@@ -45,7 +44,7 @@ func (c *Client) fetchUntilClose(req *http.Request) (*http.Response, error) {
 		conn.Close()
 		return nil, err
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(c.opt.ResponseHeaderTimeout))
+	pc.headerStarts(c.opt.ResponseHeaderTimeout)
 	br := pc.br
 	resp, err := readUntilCloseResponse(br, req)
 	if err != nil {
@@ -62,8 +61,7 @@ func (c *Client) fetchUntilClose(req *http.Request) (*http.Response, error) {
 		resp.Body = http.NoBody // these never have a body (RFC 9112 §6.3 rule 1)
 		return resp, nil
 	}
-	_ = conn.SetReadDeadline(time.Time{})
-	pc.bodyStarted()
+	pc.bodyStarted(c.opt.BodyTimeout)
 	resp.Body = &closeConnBody{Reader: br, conn: conn, stop: stop}
 	return resp, nil
 }

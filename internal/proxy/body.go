@@ -1,51 +1,9 @@
 package proxy
 
 import (
-	"errors"
 	"io"
 	"sync"
-	"time"
 )
-
-var errBodyTimeout = errors.New("origin body stalled past --body-timeout")
-
-// idleTimeoutBody fails a Read that waits longer than d for the origin, so a stalled
-// origin cannot hold a client (or a fill) forever.
-type idleTimeoutBody struct {
-	rc    io.ReadCloser
-	d     time.Duration
-	timer *time.Timer
-	mu    sync.Mutex
-	fired bool
-}
-
-func newIdleTimeoutBody(rc io.ReadCloser, d time.Duration) *idleTimeoutBody {
-	b := &idleTimeoutBody{rc: rc, d: d}
-	b.timer = time.AfterFunc(d, func() {
-		b.mu.Lock()
-		b.fired = true
-		b.mu.Unlock()
-		rc.Close() // unblocks the pending Read
-	})
-	return b
-}
-
-func (b *idleTimeoutBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.d)
-	n, err := b.rc.Read(p)
-	b.mu.Lock()
-	fired := b.fired
-	b.mu.Unlock()
-	if fired && err != nil && err != io.EOF {
-		err = errBodyTimeout
-	}
-	return n, err
-}
-
-func (b *idleTimeoutBody) Close() error {
-	b.timer.Stop()
-	return b.rc.Close()
-}
 
 // fillBody relays an origin body to the client while keeping a copy for the store.
 // When the body ends cleanly and within the size limit, done gets the copy; on any

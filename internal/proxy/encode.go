@@ -213,11 +213,14 @@ func (h *Handler) answerFromCopy(in *http.Request, resp *http.Response) bool {
 // the store keeps the origin's bytes; when the response will be stored and served in
 // several codings, it says so with Vary: Accept-Encoding.
 func (h *Handler) decodeForClient(in *http.Request, resp *http.Response, stored bool) {
-	if h.opt.Compression == nil || resp.StatusCode != http.StatusOK || !policy.MayTransform(in.Header, resp.Header) {
+	if h.opt.Compression == nil || resp.StatusCode != http.StatusOK {
 		return
 	}
 	origin, ok := policy.ContentCoding(resp.Header)
-	if !ok {
+	if !ok || origin == compress.Identity && !stored { // nothing to decode, no copies to announce
+		return
+	}
+	if !policy.MayTransform(in.Header, resp.Header) {
 		return
 	}
 	if origin == compress.Identity {

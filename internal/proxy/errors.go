@@ -20,7 +20,7 @@ func (h *Handler) originError(w http.ResponseWriter, r *http.Request, err error)
 	code, reason := http.StatusBadGateway, "origin unreachable"
 	var ne net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout(), errors.Is(err, errBodyTimeout):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		code, reason = http.StatusGatewayTimeout, "origin timed out"
 	case isMalformed(err):
 		reason = "malformed response from origin"

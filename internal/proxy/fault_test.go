@@ -147,11 +147,10 @@ func scriptPrimeThen(header string, fault script) script {
 // and silent logs.
 func newFaultProxy(t *testing.T, originURL string, staleIfError time.Duration) *testProxy {
 	t.Helper()
-	tr := NewTransport(TransportOptions{ConnectTimeout: time.Second, ResponseHeaderTimeout: 300 * time.Millisecond, DisableKeepAlives: true})
+	tr := NewTransport(TransportOptions{ConnectTimeout: time.Second, ResponseHeaderTimeout: 300 * time.Millisecond, BodyTimeout: 300 * time.Millisecond, DisableKeepAlives: true})
 	t.Cleanup(tr.CloseIdleConnections)
 	return newTestProxy(t, originURL, func(o *Options) {
 		o.Transport = tr
-		o.BodyTimeout = 300 * time.Millisecond
 		o.StaleIfError = staleIfError
 		o.Logger = slog.New(slog.DiscardHandler)
 	})

@@ -37,7 +37,6 @@ type Options struct {
 	Transport      http.RoundTripper    // talks to the origin; nil means NewTransport(TransportOptions{})
 	MaxObjectSize  int64                // larger bodies are not stored; 0 means 8 MiB
 	StaleIfError   time.Duration        // operator default stale-if-error window; 0 is off
-	BodyTimeout    time.Duration        // longest silence in an origin body; 0 means none
 	Logger         *slog.Logger         // nil means slog.Default()
 	Shared         Shared               // a tier shared with other replicas; nil means none
 	MaxSharedSize  int64                // larger entries stay in the local store only; 0 means 1 MiB
@@ -120,11 +119,12 @@ var poisonable = []string{
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(h.opt.Origin)
 	pr.SetXForwarded()
-	for _, name := range poisonable {
-		pr.Out.Header.Del(name)
+	out := pr.Out.Header
+	for _, name := range poisonable { // canonical already: no Del, which canonicalizes each
+		delete(out, name)
 	}
-	pr.Out.Header.Add("Surrogate-Capability", policy.SurrogateCapability)
-	pr.Out.Header.Add("Via", viaVersion(pr.In)+" "+Name)
+	out["Surrogate-Capability"] = append(out["Surrogate-Capability"], policy.SurrogateCapability)
+	out["Via"] = append(out["Via"], viaVersion(pr.In)+" "+Name)
 }
 
 // viaVersion is the received-protocol version of Via (RFC 9110 §7.6.3): "1.1" or "1.0",

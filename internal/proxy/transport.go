@@ -12,6 +12,7 @@ import (
 type TransportOptions struct {
 	ConnectTimeout        time.Duration // dialing; 0 means 5s
 	ResponseHeaderTimeout time.Duration // waiting for status and headers; 0 means 30s
+	BodyTimeout           time.Duration // longest silence while reading an origin body; 0 means none
 	MaxIdleConnsPerHost   int           // kept-alive connections to the origin; 0 means 256
 	DisableKeepAlives     bool          // one exchange per connection (tests that count origin connections)
 }
@@ -24,6 +25,7 @@ func NewTransport(o TransportOptions) *originclient.Client {
 	return originclient.New(originclient.Options{
 		ConnectTimeout:        o.ConnectTimeout,
 		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
+		BodyTimeout:           o.BodyTimeout,
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
 		DisableKeepAlives:     o.DisableKeepAlives,
 	})
@@ -40,10 +42,6 @@ func (h *Handler) send(req *http.Request) (*http.Response, error) {
 	}
 	h.m.Origin(resp.StatusCode, time.Since(start))
 	call.end(resp.StatusCode, time.Since(start), nil)
-	// A 101's body is the switched connection, which ReverseProxy needs as it is.
-	if h.opt.BodyTimeout > 0 && resp.Body != nil && resp.Body != http.NoBody && resp.StatusCode != http.StatusSwitchingProtocols {
-		resp.Body = newIdleTimeoutBody(resp.Body, h.opt.BodyTimeout)
-	}
 	return resp, nil
 }
 

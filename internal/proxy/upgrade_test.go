@@ -53,7 +53,9 @@ func TestWebSocketThroughTheProxy(t *testing.T) {
 			}
 		}
 	})
-	p := newTestProxy(t, o.URL, func(opt *Options) { opt.BodyTimeout = time.Second })
+	tr := NewTransport(TransportOptions{BodyTimeout: time.Second}) // the switched connection is not an origin body
+	t.Cleanup(tr.CloseIdleConnections)
+	p := newTestProxy(t, o.URL, func(opt *Options) { opt.Transport = tr })
 
 	c, err := net.Dial("tcp", p.Listener.Addr().String())
 	if err != nil {

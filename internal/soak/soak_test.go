@@ -206,10 +206,10 @@ func runSoak(t *testing.T, d time.Duration) {
 	}
 	defer st.Close()
 	reg := prometheus.NewRegistry()
-	tr := proxy.NewTransport(proxy.TransportOptions{ResponseHeaderTimeout: 2 * time.Second})
+	tr := proxy.NewTransport(proxy.TransportOptions{ResponseHeaderTimeout: 2 * time.Second, BodyTimeout: bodyTimeout})
 	h := proxy.New(proxy.Options{
 		Origin: u, Store: st, Metrics: metrics.New(reg, st.Stats), Transport: tr,
-		MaxObjectSize: 1 << 20, BodyTimeout: bodyTimeout, StaleIfError: time.Minute,
+		MaxObjectSize: 1 << 20, StaleIfError: time.Minute,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	front := httptest.NewServer(h)
