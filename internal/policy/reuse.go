@@ -11,10 +11,10 @@ type Freshness struct {
 	Lifetime        time.Duration // §4.2.1
 	InitialAge      time.Duration // corrected initial age, §4.2.3
 	Received        time.Time     // response_time
-	NoCache         bool          // unqualified no-cache: validate before every reuse
-	MustRevalidate  bool          // must-revalidate, proxy-revalidate or s-maxage: never serve stale
 	StaleRevalidate time.Duration // stale-while-revalidate window, RFC 5861
 	StaleIfError    time.Duration // stale-if-error window, RFC 5861
+	NoCache         bool          // unqualified no-cache: validate before every reuse
+	MustRevalidate  bool          // must-revalidate, proxy-revalidate or s-maxage: never serve stale
 	Heuristic       bool          // Lifetime came from Last-Modified
 }
 

@@ -36,7 +36,6 @@ func (h *Handler) sharedGet(key string) (*entry, bool) {
 		return nil, false // written by another version: a miss, never a crash
 	}
 	h.addCodings(e, nil)
-	e.tagged = hasTagFields(e.header)
 	// Keep a local copy briefly, so a clear or invalidation elsewhere that this
 	// replica missed does bounded harm.
 	h.store.SetTagged(key, e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL), h.tagsOf(e))
@@ -55,16 +54,17 @@ func (h *Handler) put(key string, e *entry) {
 	}
 	h.flights.forget(key)
 	h.addCodings(e, nil)
-	if len(e.vary) == 0 {
+	vary := e.r().vary
+	if len(vary) == 0 {
 		h.set(key, e, keep)
 		return
 	}
 	m, ok := h.store.Get(key)
-	if !ok || !m.marker || !slices.Equal(m.vary, e.vary) {
-		m = &entry{marker: true, vary: e.vary, nonce: strconv.FormatUint(h.nonce.Add(1), 36), size: 256}
+	if !ok || !m.marker || !slices.Equal(m.r().vary, vary) {
+		m = &entry{marker: true, rare: &rare{vary: vary, nonce: strconv.FormatUint(h.nonce.Add(1), 36)}, size: 256}
 	}
 	h.set(key, m, max(keep, revalidationWindow))
-	h.set(variantKey(key, m.nonce, e.varyKey), e, keep)
+	h.set(variantKey(key, m.r().nonce, e.r().varyKey), e, keep)
 }
 
 func (h *Handler) set(key string, e *entry, keep time.Duration) {

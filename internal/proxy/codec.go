@@ -36,16 +36,21 @@ func (e *entry) encode() []byte {
 		b = binary.AppendVarint(b, int64(d))
 	}
 	b = binary.AppendVarint(b, e.fresh.Received.UnixNano())
-	b = binary.AppendVarint(b, e.first)
-	b = binary.AppendVarint(b, e.complete)
-	b = appendString(b, e.nonce)
-	b = appendString(b, e.varyKey)
-	b = binary.AppendUvarint(b, uint64(len(e.vary)))
-	for _, v := range e.vary {
+	x := e.r()
+	b = binary.AppendVarint(b, x.first)
+	b = binary.AppendVarint(b, x.complete)
+	b = appendString(b, x.nonce)
+	b = appendString(b, x.varyKey)
+	b = binary.AppendUvarint(b, uint64(len(x.vary)))
+	for _, v := range x.vary {
 		b = appendString(b, v)
 	}
-	b = binary.AppendUvarint(b, uint64(len(e.header)))
-	for k, vs := range e.header {
+	names := 0
+	for range e.all() {
+		names++
+	}
+	b = binary.AppendUvarint(b, uint64(names))
+	for k, vs := range e.all() {
 		b = appendString(b, k)
 		b = binary.AppendUvarint(b, uint64(len(vs)))
 		for _, v := range vs {
@@ -64,7 +69,7 @@ func decodeEntry(b []byte) (*entry, error) {
 	}
 	d.b = b[3:]
 	flags := d.uvarint()
-	e := &entry{status: int(d.uvarint())}
+	e := &entry{status: int32(d.uvarint())}
 	e.marker = flags&1 != 0
 	e.fresh.NoCache = flags&2 != 0
 	e.fresh.MustRevalidate = flags&4 != 0
@@ -74,36 +79,41 @@ func decodeEntry(b []byte) (*entry, error) {
 	e.fresh.StaleRevalidate = time.Duration(d.varint())
 	e.fresh.StaleIfError = time.Duration(d.varint())
 	e.fresh.Received = time.Unix(0, d.varint())
-	e.first = d.varint()
-	e.complete = d.varint()
-	e.nonce = d.string()
-	e.varyKey = d.string()
+	x := &rare{first: d.varint(), complete: d.varint(), nonce: d.string(), varyKey: d.string()}
 	if n := d.count(); n > 0 {
-		e.vary = make([]string, n)
-		for i := range e.vary {
-			e.vary[i] = d.string()
+		x.vary = make([]string, n)
+		for i := range x.vary {
+			x.vary[i] = d.string()
 		}
 	}
+	if x.first != 0 || x.complete != 0 || x.nonce != "" || x.varyKey != "" || x.vary != nil {
+		e.rare = x
+	}
+	var header http.Header
 	if n := d.count(); n > 0 || !e.marker {
-		e.header = make(http.Header, n)
+		header = make(http.Header, n)
 		for range n {
 			k := d.string()
 			vs := make([]string, d.count())
 			for i := range vs {
 				vs[i] = d.string()
 			}
-			e.header[k] = vs
+			header[k] = vs
 		}
 	}
-	e.body = d.bytes()
+	body := d.bytes()
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errCodec
 	}
 	if e.marker {
 		e.size = 256
-	} else {
-		e.size = int64(len(e.body)) + headerSize(e.header) + int64(len(e.varyKey)) + entryOverhead
+		return e, nil
 	}
+	allocated := e.setFields(header, body) // copies: nothing points into b
+	if e.rare != nil {
+		e.rare.vary = x.vary // as written: a variant's names are its marker's
+	}
+	e.size = e.heldBytes(allocated)
 	return e, nil
 }
 

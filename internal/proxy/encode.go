@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/caching-proxy/caching-proxy/internal/compress"
 	"github.com/caching-proxy/caching-proxy/internal/policy"
@@ -38,10 +39,10 @@ type codings struct {
 // sharedSize is the entry's size as the shared tier holds it: without the copies,
 // which each replica makes for itself.
 func (e *entry) sharedSize() int64 {
-	if e.codings == nil {
+	if e.r().codings == nil {
 		return e.size
 	}
-	return e.size - e.codings.extra
+	return e.size - e.rare.codings.extra
 }
 
 // compressible are the codings the proxy makes, in order of preference, then identity.
@@ -57,17 +58,17 @@ var representationFields = []string{"Content-Md5", "Digest", "Content-Digest", "
 // yet be visible to other requests.
 func (h *Handler) addCodings(e *entry, prev *entry) {
 	c := h.opt.Compression
-	if c == nil || e.marker || e.codings != nil || e.status != http.StatusOK || !policy.MayTransform(nil, e.header) {
+	if c == nil || e.marker || e.r().codings != nil || e.status != http.StatusOK || !policy.MayTransform(nil, e.subset("Cache-Control")) {
 		return
 	}
-	origin, ok := policy.ContentCoding(e.header)
+	origin, ok := policy.ContentCoding(e.subset("Content-Encoding"))
 	if !ok || (origin != compress.Identity && !compress.Known(origin)) {
 		return
 	}
 	bodies, decoded := map[string][]byte{origin: e.body}, 0
 	switch {
-	case prev != nil && prev.codings != nil && prev.codings.origin == origin && sameBytes(prev.body, e.body):
-		bodies, decoded = prev.codings.bodies, prev.codings.decoded
+	case prev != nil && prev.r().codings != nil && prev.rare.codings.origin == origin && sameBytes(prev.body, e.body):
+		bodies, decoded = prev.rare.codings.bodies, prev.rare.codings.decoded
 	case origin != compress.Identity:
 		// Decoded once here only to know that it decodes, within --max-object-size,
 		// and its length; no copies are made of what the origin compressed: it chose
@@ -77,7 +78,7 @@ func (h *Handler) addCodings(e *entry, prev *entry) {
 			return // corrupt, or a bomb: serve the bytes as they came
 		}
 		decoded = len(b)
-	case c.Types.Match(e.header.Get("Content-Type")) && int64(len(e.body)) >= c.MinSize:
+	case c.Types.Match(e.get("Content-Type")) && int64(len(e.body)) >= c.MinSize:
 		for _, coding := range compress.Codings {
 			b, err := h.codec.Encode(coding, e.body)
 			if err != nil || len(b) >= len(e.body) {
@@ -108,33 +109,37 @@ func (h *Handler) addCodings(e *entry, prev *entry) {
 		return // one representation: nothing to choose, nothing to add
 	}
 	for _, v := range cs.views {
-		e.size += headerSize(v.header)
+		e.size += v.size
 	}
 	cs.extra = e.size - before
-	e.codings = cs
+	e.w().codings = cs
 }
 
 // view builds e's representation in coding from its bytes b, n bytes long.
 func (e *entry) view(coding, origin string, b []byte, n int) *entry {
-	hd := make(http.Header, len(e.header)+1)
-	for k, v := range e.header {
-		hd[k] = v
-	}
-	hd["Vary"] = policy.VaryWith(e.header["Vary"], "Accept-Encoding")
+	hd := e.header()
+	hd["Vary"] = policy.VaryWith(e.values("Vary"), "Accept-Encoding")
 	if coding != origin {
 		delete(hd, "Content-Encoding")
 		if coding != compress.Identity {
 			hd["Content-Encoding"] = []string{coding}
 		}
 		hd["Content-Length"] = []string{strconv.Itoa(n)}
-		if etag := e.header.Get("Etag"); etag != "" {
+		if etag := e.get("Etag"); etag != "" {
 			hd["Etag"] = []string{policy.WeakETag(etag)}
 		}
 		for _, f := range representationFields {
 			delete(hd, f)
 		}
 	}
-	return &entry{status: e.status, header: hd, body: b, fresh: e.fresh, vary: e.vary, varyKey: e.varyKey, tagged: e.tagged}
+	v := &entry{body: b, status: e.status, fresh: e.fresh, tagged: e.tagged}
+	if x := e.r(); len(x.vary) > 0 {
+		v.rare = &rare{vary: x.vary, varyKey: x.varyKey}
+	}
+	blockLen, _ := fieldsLen(hd)
+	v.fields = renderFields(make([]byte, blockLen), hd)
+	v.size = int64(blockLen) + v.fields.heldBytes() + int64(unsafe.Sizeof(entry{}))
+	return v
 }
 
 // representation chooses what a request is answered with from a stored entry: the
@@ -143,7 +148,7 @@ func (e *entry) view(coding, origin string, b []byte, n int) *entry {
 // the origin sent when the client accepts their coding, else on identity, never on a
 // copy the proxy made. A request saying no-transform gets the origin's bytes.
 func (h *Handler) representation(r *http.Request, e *entry) *entry {
-	cs := e.codings
+	cs := e.r().codings
 	if cs == nil {
 		return e
 	}
@@ -163,7 +168,7 @@ func (h *Handler) representation(r *http.Request, e *entry) *entry {
 	}
 	v := cs.views[coding]
 	if coding != compress.Identity || cs.origin == compress.Identity || r.Method == http.MethodHead ||
-		(hasConditional(r.Header) && policy.NotModified(r.Header, v.header, v.fresh.Received)) { // no body to send
+		(hasConditional(r.Header) && policy.NotModified(r.Header, v.validatorFields(), v.fresh.Received)) { // no body to send
 		return v
 	}
 	// The origin's coding, decoded for this client (it decoded when stored).
@@ -171,7 +176,7 @@ func (h *Handler) representation(r *http.Request, e *entry) *entry {
 	if err != nil {
 		return cs.views[cs.origin]
 	}
-	return &entry{status: v.status, header: v.header, body: b, fresh: v.fresh, vary: v.vary, varyKey: v.varyKey, tagged: v.tagged}
+	return &entry{fields: v.fields, body: b, status: v.status, fresh: v.fresh, tagged: v.tagged, rare: v.rare}
 }
 
 // countServed records n body bytes served from e by their content coding.
@@ -180,8 +185,8 @@ func (h *Handler) countServed(e *entry, n int) {
 		return
 	}
 	coding := "identity"
-	if ce := e.header["Content-Encoding"]; len(ce) > 0 {
-		coding, _ = policy.ContentCoding(e.header)
+	if ce := e.values("Content-Encoding"); len(ce) > 0 {
+		coding, _ = policy.ContentCoding(http.Header{"Content-Encoding": ce})
 	}
 	h.m.Served(coding, n)
 }
@@ -313,5 +318,5 @@ func (r *recorder) Read(p []byte) (int, error) {
 }
 
 func sameBytes(a, b []byte) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b))
 }

@@ -1,70 +1,144 @@
 package proxy
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/caching-proxy/caching-proxy/internal/policy"
 )
 
 // entry is one stored response, or a variant index (marker) for a URL whose responses
-// vary. Entries are immutable once built: a refresh builds a new one.
+// vary. Entries are immutable once built: a refresh builds a new one. A stored
+// response's fields and body are one allocation (fields.go): the rendered block, then
+// the body.
 type entry struct {
-	status  int
-	header  http.Header // stored fields, Content-Length set, Age and hop-by-hop removed
-	body    []byte
-	fresh   policy.Freshness
-	vary    []string // request fields this response varies on (for a marker: of its variants)
-	varyKey string   // policy.SecondaryKey of the request that fetched it
-	marker  bool     // a variant index: look up key+nonce+secondary key next
-	tagged  bool     // header holds Surrogate-Key or Cache-Tag, which clients may not see
-	nonce   string   // marker generation; a new marker orphans the variants of an old one
-	size    int64    // bytes of header and body, for the store's budget
+	fields        // stored fields, Content-Length set, Age and hop-by-hop removed
+	body   []byte // shares its allocation with fields.block
+	fresh  policy.Freshness
+	size   int64 // bytes the entry keeps alive, for the store's budget
+	status int32
+	marker bool // a variant index: look up key+nonce+secondary key next
+	tagged bool // fields hold Surrogate-Key or Cache-Tag, which clients may not see
+	// hit caches the per-use fields of a plain fresh hit for the second they hold.
+	hit atomic.Pointer[hitFields]
+	// rare is what most stored responses lack; nil when the entry has none of it.
+	rare *rare
+}
+
+// rare holds the parts of an entry that most lack, behind one pointer so that the
+// common entry stays small (docs/performance.md, memory).
+type rare struct {
+	vary []string // request fields this response varies on (for a marker: of its variants)
+	// varyKey is policy.SecondaryKey of the request that fetched it.
+	varyKey string
+	nonce   string // marker generation; a new marker orphans the variants of an old one
 	// A 206 holds bytes [first, first+len(body)) of a representation of length complete.
 	first, complete int64
 	// codings are the body in other content codings (encode.go); nil when it has none.
 	codings *codings
-	// hit caches the per-use fields of a plain fresh hit for the second they hold.
-	hit atomic.Pointer[hitFields]
+}
+
+// noRare is what rare() reads for an entry without one; never written.
+var noRare rare
+
+// r returns the entry's rare parts for reading.
+func (e *entry) r() *rare {
+	if e.rare == nil {
+		return &noRare
+	}
+	return e.rare
+}
+
+// w returns the entry's rare parts for writing, while the entry is being built.
+func (e *entry) w() *rare {
+	if e.rare == nil {
+		e.rare = &rare{}
+	}
+	return e.rare
 }
 
 // hitFields are Age, X-Cache and Cache-Status of a fresh hit, valid while the
 // rendered age and ttl seconds are unchanged; shared by responses, never written.
 type hitFields struct {
 	age, ttl int64
-	vals     [3][]string
+	vals     [3]string // a response's header map takes one-line slices of this array
 }
 
 // Cost implements store.Value.
 func (e *entry) Cost() int64 { return e.size }
 
-// newEntry builds an entry from a response's stored fields and complete body.
+// newEntry builds an entry from a response's stored fields and complete body. Neither
+// header nor body is kept: both are copied into the entry's one allocation, so the
+// entry holds nothing of the response it came from.
 func newEntry(status int, header http.Header, body []byte, fresh policy.Freshness, reqHeader http.Header) *entry {
-	h := header.Clone()
-	h.Del("Cache-Status") // upstream caches' statuses are per response; ours is prepended on use
+	h := make(http.Header, len(header)+1) // shallow: only keys change below
+	maps.Copy(h, header)
+	delete(h, "Cache-Status") // upstream caches' statuses are per response; ours is prepended on use
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	e := &entry{status: status, header: h, body: body, fresh: fresh, vary: policy.VaryNames(h), tagged: hasTagFields(h)}
+	e := &entry{status: int32(status), fresh: fresh}
 	if status == http.StatusPartialContent {
-		e.first, _, e.complete, _ = policy.ContentRange(h)
+		w := e.w()
+		w.first, _, w.complete, _ = policy.ContentRange(h)
 		delete(h, "Content-Range") // rendered per request from first and complete
 	}
-	e.varyKey = policy.SecondaryKey(reqHeader, e.vary)
-	e.size = int64(len(body)) + headerSize(h) + int64(len(e.varyKey)) + entryOverhead
+	allocated := e.setFields(h, body)
+	if vary := e.r().vary; len(vary) > 0 {
+		e.w().varyKey = policy.SecondaryKey(reqHeader, vary)
+	}
+	e.size = e.heldBytes(allocated)
 	return e
+}
+
+// setFields renders h and copies body behind it into one new allocation, and sets
+// what is derived from the fields (from the copy, so nothing points elsewhere).
+func (e *entry) setFields(h http.Header, body []byte) (allocated int64) {
+	n, _ := fieldsLen(h)
+	// Grown, not made, so that cap is the allocation's size class: what it really holds.
+	buf := slices.Grow([]byte(nil), n+len(body))[:n+len(body)]
+	e.fields = renderFields(buf, h)
+	e.body = buf[n:len(buf):len(buf)]
+	copy(e.body, body)
+	if vary := policy.VaryNames(e.subset("Vary")); len(vary) > 0 {
+		e.w().vary = vary
+	} else if e.rare != nil {
+		e.rare.vary = nil
+	}
+	e.tagged = hasTagFields(e.subset(policy.SurrogateKey, policy.CacheTag))
+	return int64(cap(buf))
+}
+
+// heldBytes is what a stored response keeps alive, measured rather than guessed so
+// that --cache-size bounds the heap (docs/performance.md): its one allocation (of
+// allocated bytes, as setFields returned), the value views, the strings beside them
+// and the entry itself.
+func (e *entry) heldBytes(allocated int64) int64 {
+	n := allocated + e.fields.heldBytes() + entryOverhead
+	if r := e.rare; r != nil {
+		n += int64(unsafe.Sizeof(*r)) + int64(len(r.varyKey)+len(r.nonce)) + int64(cap(r.vary))*int64(unsafe.Sizeof(""))
+	}
+	return n
 }
 
 // retention is how long the store keeps the entry: its freshness plus the time in
 // which it can still be revalidated (it has validators) or served stale (to a client's
 // max-stale, or within stale-while-revalidate / stale-if-error windows).
 func (e *entry) retention(now time.Time, staleIfError time.Duration) time.Duration {
-	ttl := e.fresh.TTL(now)
+	return retention(e.fresh, e.hasValidators(), now, staleIfError)
+}
+
+// retention is entry.retention before there is an entry.
+func retention(fresh policy.Freshness, validators bool, now time.Time, staleIfError time.Duration) time.Duration {
+	ttl := fresh.TTL(now)
 	extra := time.Duration(0)
-	if !e.fresh.MustRevalidate && !e.fresh.NoCache {
-		extra = max(e.fresh.StaleRevalidate, e.fresh.StaleIfError, staleIfError, staleKeep)
+	if !fresh.MustRevalidate && !fresh.NoCache {
+		extra = max(fresh.StaleRevalidate, fresh.StaleIfError, staleIfError, staleKeep)
 	}
-	if policy.HasValidators(e.header) {
+	if validators {
 		extra = max(extra, revalidationWindow)
 	}
 	if ttl > maxRetention-extra { // a far-future Expires must not overflow into "expired"
@@ -78,10 +152,18 @@ func (e *entry) retention(now time.Time, staleIfError time.Duration) time.Durati
 // response's first buffer (net/http's bufferBeforeChunkingSize). TestHitFraming pins it.
 const autoLengthMax = 2048
 
-// entryOverhead is what an entry holds beyond its header and body bytes: the header
-// map's buckets, the entry itself and ristretto's bookkeeping, measured at ~0.9 KiB
-// (docs/performance.md), so that --cache-size bounds the heap, not just the payload.
-const entryOverhead = 1024
+// entryOverhead is what every stored response holds beyond heldBytes' counted
+// parts: the entry struct, rounded up to its allocation size class, and the hit
+// fields a hit renders once a second (measured in TestEntryHeldBytes).
+const entryOverhead = int64(unsafe.Sizeof(entry{})) + 32 + hitFieldsSize
+
+// hitFieldsSize is a hitFields and its string ("N" + Name + "; hit; ttl=N"), as allocated.
+const hitFieldsSize = int64(unsafe.Sizeof(hitFields{})) + 32
+
+// hasValidators reports whether the stored response can be revalidated (RFC 9111 §4.3.1).
+func (e *entry) hasValidators() bool {
+	return e.get("Etag") != "" || e.get("Last-Modified") != ""
+}
 
 const (
 	// revalidationWindow is how long a stale entry with validators is kept so a
@@ -97,17 +179,8 @@ const (
 
 // matches reports whether the entry answers a request with header h (RFC 9111 §4.1).
 func (e *entry) matches(h http.Header) bool {
-	return len(e.vary) == 0 || policy.SecondaryKey(h, e.vary) == e.varyKey
-}
-
-func headerSize(h http.Header) int64 {
-	var n int64
-	for k, vs := range h {
-		for _, v := range vs {
-			n += int64(len(k) + len(v) + 4)
-		}
-	}
-	return n
+	r := e.r()
+	return len(r.vary) == 0 || policy.SecondaryKey(h, r.vary) == r.varyKey
 }
 
 // partialFits reports whether a stored 206 can be trimmed to the body of a request:
@@ -116,6 +189,7 @@ func (e *entry) partialFits(r *http.Request) bool {
 	if r.Method != http.MethodGet || hasConditional(r.Header) || r.Header.Get("If-Range") != "" {
 		return false
 	}
-	start, end, ok := parseRange(r.Header.Get("Range"), e.complete)
-	return ok && start >= e.first && end < e.first+int64(len(e.body))
+	x := e.r()
+	start, end, ok := parseRange(r.Header.Get("Range"), x.complete)
+	return ok && start >= x.first && end < x.first+int64(len(e.body))
 }

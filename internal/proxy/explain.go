@@ -19,7 +19,16 @@ type Decision struct {
 // most maxDecisions keys each, the older dropped whole when the newer fills.
 type decisions struct {
 	mu       sync.Mutex
-	cur, old map[string]Decision
+	cur, old map[string]decision
+}
+
+// decision is a Decision as kept: 48 bytes instead of 72, since every key the cache
+// fills has one (docs/performance.md, memory).
+type decision struct {
+	at             int64 // Unix nanoseconds
+	method, reason string
+	status         int32
+	stored         bool
 }
 
 const maxDecisions = 10_000
@@ -28,22 +37,24 @@ func (d *decisions) note(key string, dec Decision) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cur == nil {
-		d.cur = make(map[string]Decision)
+		d.cur = make(map[string]decision)
 	}
 	if _, ok := d.cur[key]; !ok && len(d.cur) >= maxDecisions {
-		d.old, d.cur = d.cur, make(map[string]Decision, maxDecisions/4)
+		d.old, d.cur = d.cur, make(map[string]decision, maxDecisions/4)
 	}
-	d.cur[key] = dec
+	d.cur[key] = decision{at: dec.Time.UnixNano(), method: dec.Method, reason: dec.Reason, status: int32(dec.Status), stored: dec.Stored}
 }
 
 func (d *decisions) get(key string) (Decision, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if dec, ok := d.cur[key]; ok {
-		return dec, true
+	dec, ok := d.cur[key]
+	if !ok {
+		if dec, ok = d.old[key]; !ok {
+			return Decision{}, false
+		}
 	}
-	dec, ok := d.old[key]
-	return dec, ok
+	return Decision{Time: time.Unix(0, dec.at), Method: dec.method, Status: int(dec.status), Stored: dec.stored, Reason: dec.reason}, true
 }
 
 func (d *decisions) reset() {

@@ -19,7 +19,7 @@ func (h *Handler) headUpdate(x *exchange, resp *http.Response, requested time.Ti
 		return nil
 	}
 	received := time.Now()
-	if stored.status == http.StatusOK && policy.HeadMatches(stored.header, resp.Header, received) {
+	if stored.status == http.StatusOK && policy.HeadMatches(stored.header(), resp.Header, received) {
 		return h.refresh(x, stored, resp.Header, requested, received)
 	}
 	h.markStale(x, stored, received)
@@ -33,7 +33,7 @@ func (h *Handler) markStale(x *exchange, stored *entry, now time.Time) {
 	f := stored.fresh
 	f.Lifetime = min(f.Lifetime, f.Age(now))
 	// x.in matched the stored variant (lookup), so the copy lands on the same one.
-	e := newEntry(stored.status, stored.header, stored.body, f, x.in.Header)
+	e := newEntry(int(stored.status), stored.header(), stored.body, f, x.in.Header)
 	h.addCodings(e, stored) // the same body: its copies are kept, not made again
 	if e.retention(now, h.opt.StaleIfError) <= 0 {
 		h.drop(x.key)

@@ -78,7 +78,7 @@ func (h *Handler) entries(key string) []Variant {
 		return []Variant{describe(m, now, tiers(local != nil, shared != nil))}
 	}
 	var out []Variant
-	prefix := variantKey(key, m.nonce, "")
+	prefix := variantKey(key, m.r().nonce, "")
 	for _, vk := range h.store.KeysWithPrefix(prefix) {
 		l, s := h.peek(vk)
 		e := l
@@ -122,15 +122,15 @@ func tiers(local, shared bool) []string {
 
 func describe(e *entry, now time.Time, tiers []string) Variant {
 	v := Variant{
-		Request: policy.VaryFields(e.varyKey, e.vary), Vary: e.vary, Status: e.status,
+		Request: policy.VaryFields(e.r().varyKey, e.r().vary), Vary: e.r().vary, Status: int(e.status),
 		StoredAt: e.fresh.Received, Age: e.fresh.Age(now), Lifetime: e.fresh.Lifetime, TTL: e.fresh.TTL(now),
 		Heuristic: e.fresh.Heuristic, StaleRevalidate: e.fresh.StaleRevalidate, StaleIfError: e.fresh.StaleIfError,
 		NoCache: e.fresh.NoCache, MustRevalidate: e.fresh.MustRevalidate,
-		ETag: e.header.Get("Etag"), LastModified: e.header.Get("Last-Modified"),
+		ETag: e.get("Etag"), LastModified: e.get("Last-Modified"),
 		Size: e.size, BodyBytes: int64(len(e.body)), Tiers: tiers,
 	}
 	for _, f := range []string{"Cache-Tag", "Surrogate-Key"} {
-		for _, line := range e.header.Values(f) {
+		for _, line := range e.values(f) {
 			sep := ","
 			if f == "Surrogate-Key" {
 				sep = " "

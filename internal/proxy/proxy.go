@@ -251,7 +251,7 @@ func (h *Handler) lookup(key string, reqHeader http.Header, ob *observer) *entry
 		return nil
 	}
 	if e.marker {
-		vk := variantKey(key, e.nonce, policy.SecondaryKey(reqHeader, e.vary))
+		vk := variantKey(key, e.r().nonce, policy.SecondaryKey(reqHeader, e.r().vary))
 		if e, ok = h.store.Get(vk); !ok && h.opt.Shared != nil {
 			e, ok = h.sharedGetFor(ob, vk)
 		}

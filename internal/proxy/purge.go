@@ -159,9 +159,8 @@ func (h *Handler) PurgeLocal(p Purge) Purged {
 // current age); windows past expiry, such as stale-while-revalidate, start now.
 func (e *entry) staleAt(now time.Time) *entry {
 	s := &entry{
-		status: e.status, header: e.header, body: e.body, fresh: e.fresh,
-		vary: e.vary, varyKey: e.varyKey, marker: e.marker, nonce: e.nonce, size: e.size,
-		first: e.first, complete: e.complete, tagged: e.tagged,
+		fields: e.fields, body: e.body, status: e.status, fresh: e.fresh,
+		marker: e.marker, size: e.size, tagged: e.tagged, rare: e.rare,
 	}
 	s.fresh.Lifetime = max(0, min(s.fresh.Lifetime, s.fresh.Age(now)))
 	return s
@@ -181,7 +180,7 @@ func (h *Handler) tagsOf(e *entry) []string {
 	if e.marker {
 		return nil
 	}
-	return policy.Tags(e.header, h.opt.TagFields)
+	return policy.Tags(e.header(), h.opt.TagFields)
 }
 
 // hasTagFields reports whether h holds a field a client must not see (StripTagFields).

@@ -133,7 +133,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 	if ok { // a pass-through (no-store, private, ...) computes neither
 		fresh = policy.Assess(resp.StatusCode, resp.Header, d, requested, received)
 		header = policy.StoredHeader(resp.Header, d)
-		if (&entry{fresh: fresh, header: header}).retention(received, h.opt.StaleIfError) <= 0 {
+		if retention(fresh, policy.HasValidators(header), received, h.opt.StaleIfError) <= 0 {
 			ok, why = false, "stale" // already past every window in which it could be used
 		}
 	}
@@ -189,7 +189,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, error) {
 	stored := x.stored
 	stripConditionals(req.Header)
-	conditional := policy.Conditional(req.Header, stored.header)
+	conditional := policy.Conditional(req.Header, stored.subset("Etag", "Last-Modified"))
 	req.Header.Del("Range")
 	req, cancel := detach(req)
 	requested := time.Now()
@@ -228,13 +228,13 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 
 // refresh stores a new entry: the stored body with its header updated from a 304 (RFC 9111 §3.2).
 func (h *Handler) refresh(x *exchange, stored *entry, fresh http.Header, requested, received time.Time) *entry {
-	header := policy.Refresh(stored.header, fresh)
+	header := policy.Refresh(stored.header(), fresh)
 	d, _ := policy.ParseResponse(header)
-	e := newEntry(stored.status, header, stored.body, policy.Assess(stored.status, header, d, requested, received), x.in.Header)
+	e := newEntry(int(stored.status), header, stored.body, policy.Assess(int(stored.status), header, d, requested, received), x.in.Header)
 	h.addCodings(e, stored)
 	ok, why := policy.Storable(policy.Exchange{
 		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
-		Status: stored.status, Header: header, Directives: d,
+		Status: int(stored.status), Header: header, Directives: d,
 	})
 	h.decided(x, x.originStatus, ok, why) // a 304, or a 200 to a HEAD (head.go)
 	if ok {
@@ -269,8 +269,8 @@ func (h *Handler) staleOnError(x *exchange, resp *http.Response, err error) (*ht
 // fromEntry builds the response the ReverseProxy relays when the answer comes from a stored entry.
 func (h *Handler) fromEntry(req *http.Request, x *exchange, e *entry, xcache, status string) *http.Response {
 	e = h.representation(x.in, e)
-	hdr := make(http.Header, len(e.header)+3)
-	for k, v := range e.header {
+	hdr := make(http.Header, len(e.vals)+3)
+	for k, v := range e.all() {
 		if !h.hides(e, k) {
 			hdr[k] = v
 		}

@@ -25,14 +25,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	noteOutcome(w, o)
 	hdr := w.Header()
 	autoLength := r.Method == http.MethodGet && e.status == http.StatusOK && len(e.body) <= autoLengthMax
-	for k, v := range e.header {
+	for k, v := range e.all() {
 		if autoLength && k == "Content-Length" || e.tagged && h.hides(e, k) {
 			continue
 		}
 		hdr[k] = v
 	}
 	f := e.hitFieldsAt(now, detail)
-	hdr["Age"], hdr["X-Cache"], hdr["Cache-Status"] = f.vals[0], f.vals[1], f.vals[2]
+	hdr["Age"], hdr["X-Cache"], hdr["Cache-Status"] = f.vals[0:1:1], f.vals[1:2:2], f.vals[2:3:3]
 	code, body := respond(hdr, r, e)
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && len(body) > 0 {
@@ -57,8 +57,7 @@ func (e *entry) hitFieldsAt(now time.Time, detail string) *hitFields {
 	b = strconv.AppendInt(b, ttlS, 10)
 	b = append(b, detail...)
 	str := string(b)
-	vals := [3]string{str[:n], "HIT", str[n:]}
-	f := &hitFields{age: ageS, ttl: ttlS, vals: [3][]string{vals[0:1:1], vals[1:2:2], vals[2:3:3]}}
+	f := &hitFields{age: ageS, ttl: ttlS, vals: [3]string{str[:n], "HIT", str[n:]}}
 	if detail == "" {
 		e.hit.Store(f)
 	}
@@ -88,11 +87,12 @@ func respond(hdr http.Header, r *http.Request, e *entry) (int, []byte) {
 	case http.StatusOK:
 		return answerFrom(hdr, r, e)
 	case http.StatusPartialContent: // partialFits was checked before
-		start, end, _ := parseRange(r.Header.Get("Range"), e.complete)
-		setRange(hdr, start, end, e.complete)
-		return http.StatusPartialContent, e.body[start-e.first : end-e.first+1]
+		x := e.r()
+		start, end, _ := parseRange(r.Header.Get("Range"), x.complete)
+		setRange(hdr, start, end, x.complete)
+		return http.StatusPartialContent, e.body[start-x.first : end-x.first+1]
 	}
-	return e.status, e.body
+	return int(e.status), e.body
 }
 
 func setRange(hdr http.Header, start, end, complete int64) {
@@ -104,20 +104,20 @@ func setRange(hdr http.Header, start, end, complete int64) {
 // conditionals match (RFC 9110 §13.2.2), a single byte range as 206 (RFC 9110 §14),
 // or the whole body. hdr is the response header being built.
 func answerFrom(hdr http.Header, r *http.Request, e *entry) (int, []byte) {
-	if hasConditional(r.Header) && policy.NotModified(r.Header, e.header, e.fresh.Received) {
+	if hasConditional(r.Header) && policy.NotModified(r.Header, e.validatorFields(), e.fresh.Received) {
 		for _, f := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Transfer-Encoding"} {
 			delete(hdr, f)
 		}
 		return http.StatusNotModified, nil
 	}
 	rng := r.Header.Get("Range")
-	if rng == "" || r.Method != http.MethodGet || !ifRangeMatches(r.Header, e.header) {
-		return e.status, e.body
+	if rng == "" || r.Method != http.MethodGet || !ifRangeMatches(r.Header, e.validatorFields()) {
+		return int(e.status), e.body
 	}
 	start, end, ok := parseRange(rng, int64(len(e.body)))
 	switch {
 	case !ok: // unsupported syntax or several ranges: the whole body is a valid answer
-		return e.status, e.body
+		return int(e.status), e.body
 	case start < 0:
 		hdr["Content-Range"] = []string{"bytes */" + strconv.Itoa(len(e.body))}
 		hdr["Content-Length"] = []string{"0"}

@@ -10,10 +10,10 @@ import (
 // type that is compressed by its nature (images other than SVG, audio, video,
 // archives, WOFF fonts). The tier skips small entries itself.
 func (e *entry) sharedCompressible() bool {
-	if ce := strings.TrimSpace(strings.ToLower(e.header.Get("Content-Encoding"))); ce != "" && ce != "identity" {
+	if ce := strings.TrimSpace(strings.ToLower(e.get("Content-Encoding"))); ce != "" && ce != "identity" {
 		return false
 	}
-	t, _, err := mime.ParseMediaType(e.header.Get("Content-Type"))
+	t, _, err := mime.ParseMediaType(e.get("Content-Type"))
 	if err != nil {
 		return true // no or odd type: the tier keeps the value raw if it does not shrink
 	}

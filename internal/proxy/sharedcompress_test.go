@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/http"
 	"testing"
+
+	"github.com/caching-proxy/caching-proxy/internal/policy"
 )
 
 func TestSharedCompressible(t *testing.T) {
@@ -28,7 +30,7 @@ func TestSharedCompressible(t *testing.T) {
 		{"TTF is not compressed", http.Header{"Content-Type": {"font/ttf"}}, true},
 	}
 	for _, tt := range tests {
-		e := &entry{header: tt.header}
+		e := newEntry(http.StatusOK, tt.header, nil, policy.Freshness{}, nil)
 		if got := e.sharedCompressible(); got != tt.want {
 			t.Errorf("%s: sharedCompressible() = %v, want %v", tt.name, got, tt.want)
 		}

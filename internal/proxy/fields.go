@@ -1,0 +1,155 @@
+package proxy
+
+import (
+	"iter"
+	"net/http"
+	"slices"
+	"strings"
+	"unsafe"
+)
+
+// fields is a stored header rendered once, when the entry is built: one block of
+// "Name: value\r\n" lines sorted by name, a name's repeated lines kept in the order
+// they came (RFC 9110 §5.3: their order is their meaning), and each line's value as
+// a string that points into the block. A stored response so holds no map and no
+// string of its own per field; a hit hands the value slices to the response's header
+// map as they are (they are never written).
+//
+// Names are the header map's keys, as the origin client produced them, never folded
+// again; a name holds no ':' (it is a token, RFC 9110 §5.1), which is how a line's
+// name is found. Values are taken by length, so one holding any byte at all cannot
+// shift the lines after it.
+type fields struct {
+	block string   // the rendered lines; shares its allocation with the body (entry.go)
+	vals  []string // each line's value, in block order
+}
+
+// validName reports whether a name can be rendered: not empty, and none of the bytes
+// that end a name or a line. Anything else could not reach a client either (net/http
+// drops fields whose names are not tokens).
+func validName(k string) bool { return k != "" && !strings.ContainsAny(k, ":\r\n") }
+
+// fieldsLen returns the length of h rendered as a block, and its number of lines.
+func fieldsLen(h http.Header) (n, lines int) {
+	for k, vs := range h {
+		if !validName(k) {
+			continue
+		}
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+		lines += len(vs)
+	}
+	return n, lines
+}
+
+// renderFields writes h's lines into buf, which must have room for fieldsLen(h)
+// bytes, and returns their values as views into buf's first bytes. buf must not be
+// written again: the strings returned share its memory.
+func renderFields(buf []byte, h http.Header) fields {
+	names := make([]string, 0, len(h))
+	for k, vs := range h {
+		if len(vs) > 0 && validName(k) {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	_, lines := fieldsLen(h)
+	type span struct{ at, n int }
+	spans := make([]span, 0, lines)
+	b := buf[:0]
+	for _, k := range names {
+		for _, v := range h[k] {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			spans = append(spans, span{len(b), len(v)})
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	if len(b) > 0 && unsafe.SliceData(b) != unsafe.SliceData(buf) {
+		panic("proxy: renderFields given a buffer without room") // would detach the views from buf
+	}
+	f := fields{vals: make([]string, len(spans))}
+	if len(b) == 0 {
+		return f
+	}
+	f.block = unsafe.String(unsafe.SliceData(b), len(b))
+	for i, s := range spans {
+		f.vals[i] = f.block[s.at : s.at+s.n]
+	}
+	return f
+}
+
+// all yields each name once with its values (a slice of vals: read, never write).
+func (f *fields) all() iter.Seq2[string, []string] {
+	return func(yield func(string, []string) bool) {
+		at := 0
+		for i := 0; i < len(f.vals); {
+			name := f.block[at : at+strings.IndexByte(f.block[at:], ':')]
+			j := i
+			for j < len(f.vals) {
+				if !strings.HasPrefix(f.block[at:], name) || f.block[at+len(name)] != ':' {
+					break
+				}
+				at += len(name) + 2 + len(f.vals[j]) + 2
+				j++
+			}
+			if !yield(name, f.vals[i:j:j]) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
+// values returns the lines of name (an exact match on the stored name, as a header
+// map's index is), or nil.
+func (f *fields) values(name string) []string {
+	for k, vs := range f.all() {
+		if k == name {
+			return vs
+		}
+	}
+	return nil
+}
+
+// get returns the first value of name, or "".
+func (f *fields) get(name string) string {
+	if vs := f.values(name); len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// header returns the fields as a new map whose value slices are the stored ones: for
+// the policy functions, which read it, never for a response that may be changed.
+func (f *fields) header() http.Header {
+	h := make(http.Header, len(f.vals))
+	for k, vs := range f.all() {
+		h[k] = vs
+	}
+	return h
+}
+
+// subset returns a map of only the given names, for rules that read a few fields.
+func (f *fields) subset(names ...string) http.Header {
+	h := make(http.Header, len(names))
+	for k, vs := range f.all() {
+		if slices.Contains(names, k) {
+			h[k] = vs
+		}
+	}
+	return h
+}
+
+// heldBytes is what the fields keep beyond the block: the value views.
+func (f *fields) heldBytes() int64 {
+	return int64(cap(f.vals)) * int64(unsafe.Sizeof(""))
+}
+
+// validatorFields are the fields conditional requests are compared with (RFC 9110
+// §13.1): ETag, Last-Modified, and Date, which stands in for a missing Last-Modified.
+func (f *fields) validatorFields() http.Header {
+	return f.subset("Etag", "Last-Modified", "Date")
+}

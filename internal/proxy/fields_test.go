@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"maps"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/caching-proxy/caching-proxy/internal/policy"
+)
+
+func render(h http.Header) fields {
+	n, _ := fieldsLen(h)
+	return renderFields(make([]byte, n), h)
+}
+
+func TestFieldsRoundTrip(t *testing.T) {
+	tests := []struct {
+		name      string
+		in, want  http.Header
+		wantBlock string
+	}{
+		{"empty", http.Header{}, http.Header{}, ""},
+		{"sorted by name", http.Header{"Content-Type": {"text/plain"}, "Age-Like": {"1"}},
+			http.Header{"Age-Like": {"1"}, "Content-Type": {"text/plain"}}, "Age-Like: 1\r\nContent-Type: text/plain\r\n"},
+		{"repeated lines keep their order, never joined", http.Header{"Set-Cookie": {"b=2", "a=1"}, "Vary": {"A", "B"}},
+			http.Header{"Set-Cookie": {"b=2", "a=1"}, "Vary": {"A", "B"}}, "Set-Cookie: b=2\r\nSet-Cookie: a=1\r\nVary: A\r\nVary: B\r\n"},
+		{"a name that prefixes another", http.Header{"X-A": {"1"}, "X-A-B": {"2"}, "X-Ab": {"3"}},
+			http.Header{"X-A": {"1"}, "X-A-B": {"2"}, "X-Ab": {"3"}}, "X-A: 1\r\nX-A-B: 2\r\nX-Ab: 3\r\n"},
+		{"empty values and values holding separators", http.Header{"E": {"", "x"}, "W": {"a: b\r\nc"}},
+			http.Header{"E": {"", "x"}, "W": {"a: b\r\nc"}}, "E: \r\nE: x\r\nW: a: b\r\nc\r\n"},
+		{"names as the origin sent them, not folded", http.Header{"x-lower": {"1"}, "X-Lower": {"2"}},
+			http.Header{"x-lower": {"1"}, "X-Lower": {"2"}}, "X-Lower: 2\r\nx-lower: 1\r\n"},
+		{"names that cannot be rendered are dropped, an empty list too", http.Header{"A:B": {"1"}, "": {"2"}, "C\r\nD": {"3"}, "None": {}, "Ok": {"4"}},
+			http.Header{"Ok": {"4"}}, "Ok: 4\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := render(tt.in)
+			if f.block != tt.wantBlock {
+				t.Errorf("block = %q, want %q", f.block, tt.wantBlock)
+			}
+			if got := f.header(); !maps.EqualFunc(got, tt.want, slices.Equal) {
+				t.Errorf("header() = %q, want %q", got, tt.want)
+			}
+			for k, vs := range tt.want {
+				if got := f.values(k); !slices.Equal(got, vs) {
+					t.Errorf("values(%q) = %q, want %q", k, got, vs)
+				}
+				if got := f.get(k); got != vs[0] {
+					t.Errorf("get(%q) = %q, want %q", k, got, vs[0])
+				}
+			}
+			if got := f.values("Absent"); got != nil {
+				t.Errorf("values(Absent) = %q, want nil", got)
+			}
+		})
+	}
+}
+
+// A hit hands the stored value slices to a response's header map; appending to one
+// there must not write into the next field's value.
+func TestFieldsValueSlicesAreFull(t *testing.T) {
+	f := render(http.Header{"A": {"1", "2"}, "B": {"3"}})
+	for k, vs := range f.all() {
+		if len(vs) != cap(vs) {
+			t.Errorf("%s: len %d, cap %d", k, len(vs), cap(vs))
+		}
+	}
+	a := f.values("A")
+	_ = append(a, "x")
+	if got := f.get("B"); got != "3" {
+		t.Errorf("B = %q after an append to A", got)
+	}
+}
+
+func TestEntryIsOneAllocation(t *testing.T) {
+	src := http.Header{"Content-Type": {"text/plain"}, "Etag": {`"v1"`}, "Vary": {"Accept-Language"}}
+	body := []byte(strings.Repeat("b", 1024))
+	e := newEntry(http.StatusOK, src, body, policy.Freshness{Lifetime: time.Minute, Received: time.Now()}, http.Header{"Accept-Language": {"de"}})
+	start := uintptr(unsafe.Pointer(unsafe.StringData(e.block)))
+	if got := uintptr(unsafe.Pointer(&e.body[0])); got != start+uintptr(len(e.block)) {
+		t.Errorf("body at %#x, want right behind the block at %#x", got, start+uintptr(len(e.block)))
+	}
+	if cap(e.body) != len(e.body) {
+		t.Errorf("body cap %d, len %d: room past the body would let an append write into the entry", cap(e.body), len(e.body))
+	}
+	for _, v := range append(slices.Clone(e.vals), e.r().vary...) {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(v))); len(v) > 0 && (p < start || p >= start+uintptr(len(e.block))) {
+			t.Errorf("%q points outside the block", v)
+		}
+	}
+	src["Etag"][0] = `"changed"`
+	body[0] = 'X'
+	if e.get("Etag") != `"v1"` || e.body[0] != 'b' {
+		t.Error("the entry shares memory with the response it was built from")
+	}
+	if got := e.get("Content-Length"); got != "1024" {
+		t.Errorf("Content-Length = %q, want 1024", got)
+	}
+}
+
+// TestEntryHeldBytes builds entries as a 1 KiB response with typical fields makes
+// them, hit once each, and checks that what each is charged (its Cost) covers what it
+// keeps alive on the heap, without overstating it by much: --cache-size bounds the
+// heap only if the charge is the real figure.
+func TestEntryHeldBytes(t *testing.T) {
+	const n = 20_000
+	src := http.Header{
+		"Content-Type":  {"application/json"},
+		"Cache-Control": {"public, max-age=3600"},
+		"Date":          {"Thu, 03 Dec 2026 12:00:00 GMT"},
+		"Last-Modified": {"Wed, 02 Dec 2026 12:00:00 GMT"},
+		"Etag":          {`"5f3c-1a2b3c4d"`},
+		"Server":        {"origin/1.0"},
+	}
+	body := make([]byte, 1024)
+	fresh := policy.Freshness{Lifetime: time.Hour, Received: time.Now()}
+	var charged float64
+	held := 0.0
+	// Other tests' goroutines may free memory while this measures, which would make
+	// the figure too low; they cannot make it too high once collected. So the
+	// largest of three is the figure.
+	for range 3 {
+		entries := make([]*entry, n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range entries {
+			e := newEntry(http.StatusOK, src, body, fresh, nil)
+			e.hitFieldsAt(time.Now(), "")
+			entries[i] = e
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held = max(held, (float64(after.HeapAlloc)-float64(before.HeapAlloc))/n)
+		charged = float64(entries[0].Cost())
+		runtime.KeepAlive(entries)
+	}
+	t.Logf("per entry: %.0f bytes on the heap, %.0f charged", held, charged)
+	if charged < held {
+		t.Errorf("charged %.0f bytes per entry, but each keeps %.0f alive", charged, held)
+	}
+	if charged > 1.15*held {
+		t.Errorf("charged %.0f bytes per entry for %.0f kept alive: the budget would hold %.0f%% less than it could", charged, held, 100*(1-held/charged))
+	}
+}
+
+// FuzzFields renders header maps built from arbitrary bytes and reads them back.
+func FuzzFields(f *testing.F) {
+	f.Add("Content-Type\x00text/plain\x00Vary\x00A\x00Vary\x00B")
+	f.Add("a:b\x00c\x00\x00\x00X\x00\r\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		parts := strings.Split(s, "\x00")
+		in := http.Header{}
+		for i := 0; i+1 < len(parts); i += 2 {
+			in[parts[i]] = append(in[parts[i]], parts[i+1])
+		}
+		want := http.Header{}
+		for k, vs := range in {
+			if validName(k) {
+				want[k] = vs
+			}
+		}
+		got := render(in)
+		if h := got.header(); !maps.EqualFunc(h, want, slices.Equal) {
+			t.Fatalf("header() = %q, want %q", h, want)
+		}
+		if n, _ := fieldsLen(in); len(got.block) != n {
+			t.Fatalf("block is %d bytes, fieldsLen says %d", len(got.block), n)
+		}
+	})
+}
