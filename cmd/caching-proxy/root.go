@@ -101,6 +101,7 @@ func startFlags(f *pflag.FlagSet, cfg *config.Config) {
 	f.StringVar(&cfg.Host, "host", cfg.Host, `address of the public listener ("" is every interface)`)
 	f.Var(&cfg.CacheSize, "cache-size", "byte budget of the in-memory cache, e.g. 256MiB or 1GB")
 	f.Var(&cfg.MaxObjectSize, "max-object-size", "larger responses stream through without being stored")
+	f.Var(&cfg.GCHeadroom, "gc-headroom", "how far the heap may grow past its live data before Go collects (at least 10% of it, at most 100%); 0 keeps Go's default; ignored when GOGC or GOMEMLIMIT is set")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin listener for /metrics, /healthz and cache clearing (default 127.0.0.1:<port+1>)")
 	f.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "bearer token the admin API requires for clearing; required when --admin-addr is not loopback")
 	f.DurationVar(&cfg.ConnectTimeout, "connect-timeout", cfg.ConnectTimeout, "how long to wait for a connection to the origin")

@@ -13,6 +13,7 @@ import (
 	"github.com/caching-proxy/caching-proxy/internal/admin"
 	"github.com/caching-proxy/caching-proxy/internal/compress"
 	"github.com/caching-proxy/caching-proxy/internal/config"
+	"github.com/caching-proxy/caching-proxy/internal/gctune"
 	"github.com/caching-proxy/caching-proxy/internal/metrics"
 	"github.com/caching-proxy/caching-proxy/internal/policy"
 	"github.com/caching-proxy/caching-proxy/internal/proxy"
@@ -33,6 +34,7 @@ func runProxy(ctx context.Context, cfg config.Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	defer gctune.Start(int64(cfg.GCHeadroom))()
 	st, err := proxy.NewStore(int64(cfg.CacheSize))
 	if err != nil {
 		return err

@@ -44,7 +44,14 @@
 # ("1024 102400"), LAT_CONNS (1, the unloaded rows; 0 skips them), SLOW ("10ms": origin
 # work per request for the +D rows, a list; "" skips them), ORIGIN_DELAY (0: origin
 # work for every other row), NGINX (1; 0 skips the nginx row), PIN (auto: as above when
-# taskset exists and there are 2+ CPUs; 0 turns it off).
+# taskset exists and there are 2+ CPUs; 0 turns it off), MEM (1: the memory step; 0
+# skips it), MEM_OBJECTS (20000).
+#
+# The memory step starts a fresh proxy (default flags, --access-log off) in front of
+# an origin of 1 KiB bodies, reads its RSS (/proc/PID/status), fills MEM_OBJECTS
+# distinct objects through it (internal/bench/memfill), waits 2 s and reads RSS again:
+# target growth per stored object <= 2,000 B. It does so with --gc-headroom 0 (Go's
+# default GOGC=100) too, for comparison.
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
@@ -57,6 +64,8 @@ LAT_CONNS=${LAT_CONNS:-1}
 ORIGIN_DELAY=${ORIGIN_DELAY:-0}
 SLOW=${SLOW-10ms}
 PIN=${PIN:-auto}
+MEM=${MEM:-1}
+MEM_OBJECTS=${MEM_OBJECTS:-20000}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -91,6 +100,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 echo "building the proxy and the plain server" >&2
 go build -o "$work/caching-proxy" ./cmd/caching-proxy
 go build -o "$work/plainserver" ./internal/bench/plainserver
+go build -o "$work/memfill" ./internal/bench/memfill
 
 server_pin=() wrk_pin=() pinned="no"
 if [[ $PIN != 0 ]] && command -v taskset >/dev/null && (($(nproc) >= 2)); then
@@ -355,3 +365,38 @@ for r in "${text_rows[@]}"; do echo "  $r"; done
 echo
 echo "access log (bl against b, the same hit with --access-log off):"
 for r in "${log_rows[@]}"; do echo "  $r"; done
+
+# mem_step fills MEM_OBJECTS objects through a fresh proxy started with the flags
+# given and prints its RSS growth per stored object.
+mem_step() { # proxy flags...
+	local op pp opid ppid before after entries heap line
+	free_port op
+	free_port pp
+	"$work/plainserver" --addr "127.0.0.1:$op" --size 1024 2>"$work/memorigin.log" &
+	opid=$!
+	"$work/caching-proxy" start --host 127.0.0.1 --port "$pp" --admin-addr "127.0.0.1:$((pp + 1))" \
+		--origin "http://127.0.0.1:$op" --log-level warn --access-log off "$@" 2>"$work/memproxy.log" &
+	ppid=$!
+	pids+=("$opid" "$ppid")
+	wait_up "http://127.0.0.1:$op/healthz" "$work/memorigin.log"
+	wait_up "http://127.0.0.1:$((pp + 1))/healthz" "$work/memproxy.log"
+	sleep 1
+	before=$(awk '/^VmRSS/ {print $2}' "/proc/$ppid/status")
+	line=$("$work/memfill" --base "http://127.0.0.1:$pp" --n "$MEM_OBJECTS")
+	sleep 2
+	after=$(awk '/^VmRSS/ {print $2}' "/proc/$ppid/status")
+	entries=$(curl -fsS "http://127.0.0.1:$((pp + 1))/metrics" | awk '/^caching_proxy_cache_entries / {printf "%d", $2}')
+	heap=$(curl -fsS "http://127.0.0.1:$((pp + 1))/metrics" | awk '/^go_memstats_heap_alloc_bytes / {printf "%.1f", $2 / 1048576}')
+	printf '  %-22s RSS %6.1f -> %6.1f MiB, %d entries, %5d B per stored object (target <= 2000); heap in use %s MiB\n' \
+		"${*:-defaults}" "$(awk -v k="$before" 'BEGIN {print k / 1024}')" "$(awk -v k="$after" 'BEGIN {print k / 1024}')" \
+		"$entries" "$(((after - before) * 1024 / (entries > 0 ? entries : 1)))" "$heap"
+	echo "    memfill: $line"
+	stop "$ppid" "$opid"
+}
+
+if [[ $MEM != 0 ]]; then
+	echo
+	echo "memory: RSS growth over $MEM_OBJECTS distinct 1KiB objects, each through a fresh proxy (default --cache-size 256MiB):"
+	mem_step
+	mem_step --gc-headroom 0
+fi

@@ -24,6 +24,7 @@ type Config struct {
 	Origin                string        // absolute http(s) URL of the origin
 	CacheSize             Bytes         // byte budget of the in-memory store
 	MaxObjectSize         Bytes         // larger bodies stream through uncached
+	GCHeadroom            Bytes         // heap room past live data before a collection (internal/gctune); 0 is Go's default
 	AdminAddr             string        // admin listener; "" means 127.0.0.1:<Port+1>
 	AdminToken            string        // bearer token for admin writes; required off loopback
 	ConnectTimeout        time.Duration // dialing the origin
@@ -68,6 +69,7 @@ func Default() Config {
 		Port:                  3000,
 		CacheSize:             256 << 20,
 		MaxObjectSize:         8 << 20,
+		GCHeadroom:            16 << 20,
 		ConnectTimeout:        5 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 		BodyTimeout:           30 * time.Second,
@@ -141,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheSize < 1<<20 {
 		bad("cache-size", "%s is below the 1MiB minimum", c.CacheSize)
+	}
+	if c.GCHeadroom < 0 {
+		bad("gc-headroom", "must not be negative")
 	}
 	if c.MaxObjectSize < 1 {
 		bad("max-object-size", "must be positive")

@@ -61,6 +61,8 @@ func TestValidateMore(t *testing.T) {
 		{"port 65535 with an admin address", func(c *Config) { c.Port = 65535; c.AdminAddr = "127.0.0.1:9000" }, nil, ""},
 		{"cache exactly 1MiB", func(c *Config) { c.CacheSize = 1 << 20; c.MaxObjectSize = 1 << 20 }, nil, ""},
 		{"zero max object", func(c *Config) { c.MaxObjectSize = 0 }, []string{"--max-object-size"}, ""},
+		{"GC headroom off", func(c *Config) { c.GCHeadroom = 0 }, nil, ""},
+		{"negative GC headroom", func(c *Config) { c.GCHeadroom = -1 }, []string{"--gc-headroom"}, ""},
 		{"loopback admin by name", func(c *Config) { c.AdminAddr = "localhost:9000" }, nil, ""},
 		{"IPv6 loopback admin", func(c *Config) { c.AdminAddr = "[::1]:9000" }, nil, ""},
 		{"all-interfaces admin needs token", func(c *Config) { c.AdminAddr = ":9000" }, []string{"--admin-token"}, ""},
