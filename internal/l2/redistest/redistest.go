@@ -125,17 +125,6 @@ func Ping(addr string) bool {
 	return err == nil && line == "+PONG\r\n"
 }
 
-// FreePort returns a loopback port nothing listens on right now.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // syncBuffer collects a subprocess's output for failure messages.
 type syncBuffer struct {
 	mu sync.Mutex
