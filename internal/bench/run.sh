@@ -13,7 +13,10 @@
 #                                            and the stored gzip, br and zstd copies (--compress)
 #   o  origin, no-store path                 the origin direct
 #   c  proxy, no-store path (pass-through)   target: CPU <= 45 µs at 1KiB, req/s >= 0.45 x o's
-#   n  nginx, no-store path                  the anchor: origin CPU under c <= under n
+#   n  nginx, no-store path                  the anchor
+#   nf nginx sending our request fields      n plus Via, X-Forwarded-Proto and Surrogate-Capability,
+#                                            the fields the proxy adds: target origin CPU under
+#                                            c <= under nf (the same request, so the clients compare)
 #   r  stock httputil.ReverseProxy, no-store what any Go reverse proxy with net/http's client costs
 #   o1, c1, r1                               the same with one connection: added latency, no queueing
 #   o+D, c+D, r+D                            the same against an origin that works D per request
@@ -226,7 +229,7 @@ human() { (($1 >= 1024 && $1 % 1024 == 0)) && echo "$(($1 / 1024))KiB" || echo "
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-)" >&2
 echo "wrk: -t$THREADS -c$CONNS -d$DURATION --latency; pinning: $pinned; origin delay: $ORIGIN_DELAY" >&2
 
-ap="" op="" pp="" rp="" np="" lp="" # set by free_port
+ap="" op="" pp="" rp="" np="" fp="" lp="" # set by free_port
 for size in $SIZES; do
 	sz=$(human "$size")
 	free_port ap
@@ -234,8 +237,9 @@ for size in $SIZES; do
 	free_port pp
 	free_port rp
 	free_port np
+	free_port fp
 	free_port lp
-	plain=http://127.0.0.1:$ap origin=http://127.0.0.1:$op proxy=http://127.0.0.1:$pp stock=http://127.0.0.1:$rp ngx=http://127.0.0.1:$np
+	plain=http://127.0.0.1:$ap origin=http://127.0.0.1:$op proxy=http://127.0.0.1:$pp stock=http://127.0.0.1:$rp ngx=http://127.0.0.1:$np ngxf=http://127.0.0.1:$fp
 	"${server_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$ap" --size "$size" 2>"$work/plain.log" &
 	apid=$!
 	"${wrk_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$op" --size "$size" --delay "$ORIGIN_DELAY" 2>"$work/origin.log" &
@@ -253,11 +257,12 @@ for size in $SIZES; do
 	npids=""
 	if [[ $NGINX != 0 ]]; then
 		mkdir -p "$work/nginx"
-		sed "s#@WORK@#$work/nginx#g; s#@PORT@#$np#g; s#@ORIGIN@#127.0.0.1:$op#g" internal/bench/nginx.conf >"$work/nginx/nginx.conf"
+		sed "s#@WORK@#$work/nginx#g; s#@PORT@#$np#g; s#@FPORT@#$fp#g; s#@ORIGIN@#127.0.0.1:$op#g" internal/bench/nginx.conf >"$work/nginx/nginx.conf"
 		"${server_pin[@]}" "$nginx_bin" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/nginx.log" 2>&1 &
 		npid=$!
 		pids+=("$npid")
 		wait_up "$ngx/healthz" "$work/nginx/error.log"
+		wait_up "$ngxf/healthz" "$work/nginx/error.log"
 		npids="$npid $(cat "/proc/$npid/task/$npid/children" 2>/dev/null)" # master and worker
 		# shellcheck disable=SC2206
 		servers+=($npids)
@@ -292,6 +297,7 @@ for size in $SIZES; do
 	row o "origin direct, no-store" "$origin/nostore/x" "$CONNS" "$opid"
 	row c "proxy pass-through, no-store" "$proxy/nostore/x" "$CONNS" "$ppid"
 	[[ $NGINX != 0 ]] && row n "nginx pass-through, no-store" "$ngx/nostore/x" "$CONNS" "$npids"
+	[[ $NGINX != 0 ]] && row nf "nginx, our request fields" "$ngxf/nostore/x" "$CONNS" "$npids"
 	row r "stock ReverseProxy, no-store" "$stock/nostore/x" "$CONNS" "$rpid"
 	if ((LAT_CONNS > 0)); then
 		row o1 "origin direct, no-store" "$origin/nostore/x" "$LAT_CONNS" "$opid"
@@ -336,10 +342,11 @@ echo
 first_slow=${SLOW%% *}
 echo "cpu: CPU µs per request of the server measured (nginx: master + worker); orig: of the origin, in the same run."
 echo "hit: b's CPU per hit against a's (target <= 1.00). pass-through: c's CPU (target <= 45 µs at 1KiB), c/o req/s"
-echo "(target >= 0.45; nginx n/o beside it), origin CPU under c against under n (target <= 1.00), p50 of c against o"
+echo "(target >= 0.45; nginx n/o beside it), origin CPU under c against under nf, nginx sending the same request"
+echo "fields (target <= 1.00; under n, nginx's default fields, beside it), p50 of c against o"
 echo "at an origin that works ${first_slow:-n/a} (<= +15%), unloaded added latency c1 - o1."
 echo
-printf '%-7s %-12s %-12s %-14s %-12s %-14s %-16s %-12s\n' size "hit cpu b/a" "c cpu µs" "c/o (n/o)" "orig c/n" "c/r req/s" "c vs o @${first_slow:-n/a}" "c1 - o1"
+printf '%-7s %-12s %-12s %-14s %-16s %-14s %-16s %-12s\n' size "hit cpu b/a" "c cpu µs" "c/o (n/o)" "orig c/nf (c/n)" "c/r req/s" "c vs o @${first_slow:-n/a}" "c1 - o1"
 for size in $SIZES; do
 	sz=$(human "$size")
 	slow="n/a" unl="n/a" nrat="n/a" orat="n/a"
@@ -351,12 +358,13 @@ for size in $SIZES; do
 		unl="+$(awk -v c="${P50[c1.$sz]}" -v o="${P50[o1.$sz]}" 'BEGIN {printf "%.0f", c - o}') µs"
 	fi
 	if [[ $NGINX != 0 ]]; then
-		nrat=$(ratio "${RPS[n.$sz]}" "${RPS[o.$sz]}") orat=$(ratio "${OCPU[c.$sz]}" "${OCPU[n.$sz]}")
+		nrat=$(ratio "${RPS[n.$sz]}" "${RPS[o.$sz]}")
+		orat="$(ratio "${OCPU[c.$sz]}" "${OCPU[nf.$sz]}") ($(ratio "${OCPU[c.$sz]}" "${OCPU[n.$sz]}"))"
 	fi
 	text_rows+=("$(text_summary "$sz")")
 	log_rows+=("$(printf '%-7s bl/b req/s %s (target >= 0.90); CPU per hit %s µs with the JSON log, %s µs without (%s)' "$sz" \
 		"$(ratio "${RPS[bl.$sz]}" "${RPS[b.$sz]}")" "${CPU[bl.$sz]}" "${CPU[b.$sz]}" "$(overhead "${CPU[bl.$sz]}" "${CPU[b.$sz]}")")")
-	printf '%-7s %-12s %-12s %-14s %-12s %-14s %-16s %-12s\n' "$sz" "$(ratio "${CPU[b.$sz]}" "${CPU[a.$sz]}")" "${CPU[c.$sz]}" \
+	printf '%-7s %-12s %-12s %-14s %-16s %-14s %-16s %-12s\n' "$sz" "$(ratio "${CPU[b.$sz]}" "${CPU[a.$sz]}")" "${CPU[c.$sz]}" \
 		"$(ratio "${RPS[c.$sz]}" "${RPS[o.$sz]}") ($nrat)" "$orat" "$(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$slow" "$unl"
 done
 echo
