@@ -179,14 +179,15 @@ func (h *Handler) representation(r *http.Request, e *entry) *entry {
 	return &entry{fields: v.fields, body: b, status: v.status, fresh: v.fresh, tagged: v.tagged, rare: v.rare}
 }
 
-// countServed records n body bytes served from e by their content coding.
-func (h *Handler) countServed(e *entry, n int) {
+// countServed records n body bytes served under the Content-Encoding lines given
+// (the stored ones of the entry served) by their content coding.
+func (h *Handler) countServed(contentEncoding []string, n int) {
 	if n == 0 {
 		return
 	}
 	coding := "identity"
-	if ce := e.values("Content-Encoding"); len(ce) > 0 {
-		coding, _ = policy.ContentCoding(http.Header{"Content-Encoding": ce})
+	if len(contentEncoding) > 0 {
+		coding, _ = policy.ContentCoding(http.Header{"Content-Encoding": contentEncoding})
 	}
 	h.m.Served(coding, n)
 }

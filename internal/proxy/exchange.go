@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"time"
 
@@ -35,6 +36,9 @@ type exchange struct {
 
 	obs          *observer // the client request's observer; nil when none (observe.go)
 	originStatus int       // the status of the last origin exchange; 0 before one or on an error
+
+	body       io.ReadCloser // a body ReverseProxy left to relayBody (relay.go), and its length
+	bodyLength int64
 }
 
 type exchangeKey struct{}

@@ -204,38 +204,23 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	x.began = h.purges.now()
 	observeExchange(w, x)
 	h.rp.ServeHTTP(relay{w}, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
-}
-
-// relay is the client's side of a forwarded response. ReverseProxy writes each read
-// from the origin to it, and it flushes each write at once, whatever the
-// Content-Length: a client's first byte never waits for a slow origin's last.
-// ReverseProxy's own FlushInterval -1 would do that too, but it first sends the
-// header on its own, from a timer goroutine: an extra write(2) and wake-up per
-// response. Here a small response leaves in one write, header and body together.
-type relay struct{ http.ResponseWriter }
-
-func (r relay) Write(p []byte) (int, error) {
-	n, err := r.ResponseWriter.Write(p)
-	if err == nil {
-		if f, ok := r.ResponseWriter.(http.Flusher); ok {
-			f.Flush()
-		} else {
-			_ = http.NewResponseController(r.ResponseWriter).Flush()
-		}
+	if x.body != nil {
+		h.relayBody(w, r, x)
 	}
-	return n, err
 }
-
-// Unwrap lets http.ResponseController reach the connection (ReverseProxy hijacks it
-// for protocol upgrades).
-func (r relay) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // count records a forwarded request's outcome before its response is written, so
 // /metrics never lags what a client has seen.
+//
+// It also takes a body relayBody copies better than ReverseProxy would (holdBody).
 func (h *Handler) count(resp *http.Response) error {
 	h.stripTagFields(resp.Header)
-	if x, _ := resp.Request.Context().Value(exchangeKey{}).(*exchange); x != nil && !x.background {
+	x, _ := resp.Request.Context().Value(exchangeKey{}).(*exchange)
+	if x != nil && !x.background {
 		h.m.Request(x.outcome())
+	}
+	if x != nil {
+		holdBody(resp, x)
 	}
 	return nil
 }
@@ -296,15 +281,3 @@ func clientIP(r *http.Request) string {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// bufferPool lends ReverseProxy its 32 KiB copy buffers instead of one new per response.
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
-	}
-	return make([]byte, 32<<10)
-}
-
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

@@ -278,7 +278,7 @@ func (h *Handler) fromEntry(req *http.Request, x *exchange, e *entry, xcache, st
 	setCacheHeaders(hdr, e, time.Now(), xcache, status)
 	code, body := respond(hdr, x.in, e)
 	if x.in.Method != http.MethodHead {
-		h.countServed(e, len(body))
+		h.countServed(hdr["Content-Encoding"], len(body))
 	}
 	return &http.Response{
 		StatusCode: code, Status: strconv.Itoa(code) + " " + http.StatusText(code),

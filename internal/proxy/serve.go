@@ -25,9 +25,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	noteOutcome(w, o)
 	hdr := w.Header()
 	autoLength := r.Method == http.MethodGet && e.status == http.StatusOK && len(e.body) <= autoLengthMax
+	var coding []string // Content-Encoding, for countServed: found here rather than looked up again
 	for k, v := range e.all() {
 		if autoLength && k == "Content-Length" || e.tagged && h.hides(e, k) {
 			continue
+		}
+		if k == "Content-Encoding" {
+			coding = v
 		}
 		hdr[k] = v
 	}
@@ -37,7 +41,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead && len(body) > 0 {
 		_, _ = w.Write(body)
-		h.countServed(e, len(body))
+		h.countServed(coding, len(body))
 	}
 }
 
