@@ -191,30 +191,6 @@ func TestLargeBodyStreamsThroughUnstored(t *testing.T) {
 	}
 }
 
-func TestBodyCutMidwayStoresNothing(t *testing.T) {
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, _ := w.(http.Hijacker).Hijack()
-		buf.WriteString("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 100\r\n\r\nonly half")
-		buf.Flush()
-		conn.Close()
-	})
-	p := newTestProxy(t, o.URL)
-	for range 2 {
-		resp, err := p.Client().Get(p.URL + "/cut")
-		if err == nil {
-			_, err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-		}
-		if err == nil {
-			t.Error("client read a cut body without error")
-		}
-	}
-	p.h.store.Wait()
-	if got := o.calls.Load(); got != 2 {
-		t.Errorf("origin saw %d requests, want 2 (the partial body was not stored)", got)
-	}
-}
-
 func TestStaleIfErrorServesStoredResponse(t *testing.T) {
 	fail := false
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {

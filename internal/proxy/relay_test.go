@@ -71,7 +71,7 @@ func TestBodiesOfEverySizeArriveWhole(t *testing.T) {
 	}
 }
 
-// TestLongBodyCutMidwayAbortsTheClient: an origin that promises more than it sends
+// TestLongBodyCutMidwayAbortsTheClient (was TestBodyCutMidwayStoresNothing): an origin that promises more than it sends
 // leaves the client with an error, not a short body that looks whole, and nothing
 // stored, whichever copy relays it.
 func TestLongBodyCutMidwayAbortsTheClient(t *testing.T) {
