@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"math"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -20,18 +23,53 @@ type Decision struct {
 type decisions struct {
 	mu       sync.Mutex
 	cur, old map[string]decision
+	words    words // the methods and reasons decisions name
 }
 
-// decision is a Decision as kept: 48 bytes instead of 72, since every key the cache
-// fills has one (docs/performance.md, memory).
+// decision is a Decision as kept: 16 bytes, its method and reason numbers in words,
+// since every key the cache fills has one (docs/performance.md, memory).
 type decision struct {
 	at             int64 // Unix nanoseconds
-	method, reason string
 	status         int32
+	method, reason uint8
 	stored         bool
 }
 
 const maxDecisions = 10_000
+
+// words numbers the strings decisions hold: the standard methods and the reasons
+// policy.Storable gives are a few dozen; a method of a client's own making is
+// numbered too while there is room, and is otherwise remembered as otherWord.
+type words struct {
+	names []string
+	ids   map[string]uint8
+}
+
+// otherWord is what a decision says once words has no room left for a new name.
+const otherWord = "(other)"
+
+func (w *words) id(s string) uint8 {
+	if w.ids == nil {
+		w.ids = map[string]uint8{}
+		for _, m := range []string{otherWord, "", http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+			http.MethodPatch, http.MethodDelete, http.MethodOptions, http.MethodTrace, http.MethodConnect} {
+			w.ids[m] = uint8(len(w.names))
+			w.names = append(w.names, m)
+		}
+	}
+	if id, ok := w.ids[s]; ok {
+		return id
+	}
+	if len(w.names) > math.MaxUint8 {
+		return 0 // otherWord
+	}
+	id := uint8(len(w.names))
+	w.ids[s] = id
+	w.names = append(w.names, strings.Clone(s)) // a method is a substring of its request line
+	return id
+}
+
+func (w *words) name(id uint8) string { return w.names[id] }
 
 func (d *decisions) note(key string, dec Decision) {
 	d.mu.Lock()
@@ -42,7 +80,8 @@ func (d *decisions) note(key string, dec Decision) {
 	if _, ok := d.cur[key]; !ok && len(d.cur) >= maxDecisions {
 		d.old, d.cur = d.cur, make(map[string]decision, maxDecisions/4)
 	}
-	d.cur[key] = decision{at: dec.Time.UnixNano(), method: dec.Method, reason: dec.Reason, status: int32(dec.Status), stored: dec.Stored}
+	d.cur[key] = decision{at: dec.Time.UnixNano(), method: d.words.id(dec.Method), reason: d.words.id(dec.Reason),
+		status: int32(dec.Status), stored: dec.Stored}
 }
 
 func (d *decisions) get(key string) (Decision, bool) {
@@ -54,7 +93,8 @@ func (d *decisions) get(key string) (Decision, bool) {
 			return Decision{}, false
 		}
 	}
-	return Decision{Time: time.Unix(0, dec.at), Method: dec.method, Status: int(dec.status), Stored: dec.stored, Reason: dec.reason}, true
+	return Decision{Time: time.Unix(0, dec.at), Method: d.words.name(dec.method), Status: int(dec.status),
+		Stored: dec.stored, Reason: d.words.name(dec.reason)}, true
 }
 
 func (d *decisions) reset() {

@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestExplainEveryReason: for each reason policy.Storable (and the proxy's size and
@@ -143,5 +145,40 @@ func TestDecisionsBounded(t *testing.T) {
 	last := 3*maxDecisions - 1
 	if dec, ok := d.get("k" + strconv.Itoa(last)); !ok || dec.Status != last {
 		t.Errorf("latest decision lost: %+v %v", dec, ok)
+	}
+}
+
+// TestDecisionWords checks that a decision keeps its method and reason as numbers
+// without losing them: standard methods and reasons come back as they were noted,
+// and once a flood of made-up methods fills the table, a new one reads otherWord
+// while the standard ones still read right.
+func TestDecisionWords(t *testing.T) {
+	var d decisions
+	now := time.Unix(1_700_000_000, 5)
+	cases := []Decision{
+		{Time: now, Method: http.MethodGet, Status: 200, Stored: true},
+		{Time: now, Method: http.MethodPost, Status: 201, Reason: "method"},
+		{Time: now, Method: "PURGE", Status: 405, Reason: "method"},
+		{Time: now, Method: http.MethodGet, Status: 200, Reason: "incomplete-or-too-large"},
+	}
+	for i, want := range cases {
+		key := fmt.Sprintf("/k%d", i)
+		d.note(key, want)
+		if got, ok := d.get(key); !ok || got != want || !got.Time.Equal(want.Time) {
+			t.Errorf("get(%s) = %+v, %v; want %+v", key, got, ok, want)
+		}
+	}
+	for i := range 400 {
+		d.note("/flood", Decision{Time: now, Method: fmt.Sprintf("X%d", i), Status: 405, Reason: "method"})
+	}
+	if got, _ := d.get("/flood"); got.Method != otherWord || got.Reason != "method" {
+		t.Errorf("after a flood of methods: %+v; want method %q, reason method", got, otherWord)
+	}
+	d.note("/after", Decision{Time: now, Method: http.MethodDelete, Status: 204, Reason: "method"})
+	if got, _ := d.get("/after"); got.Method != http.MethodDelete {
+		t.Errorf("a standard method after the flood reads %q", got.Method)
+	}
+	if got, _ := d.get("/k2"); got.Method != "PURGE" {
+		t.Errorf("a method numbered before the flood reads %q", got.Method)
 	}
 }

@@ -1,9 +1,10 @@
 package store
 
 import (
+	"strings"
 	"sync"
 
-	"github.com/armon/go-radix"
+	"github.com/google/btree"
 )
 
 // index finds stored keys by prefix and by tag, which ristretto cannot: it hashes
@@ -18,38 +19,52 @@ import (
 // per key and per (tag, key), and forgets a key or a tag membership only at zero.
 type index struct {
 	mu   sync.Mutex
-	keys *radix.Tree                 // key -> *int32: live versions of the key
+	keys *btree.BTreeG[versions]     // in key order, so a prefix is a range
 	tags map[string]map[string]int32 // tag -> key -> live versions carrying the tag
 }
 
-// Per-entry bytes of the index, charged with the entry: a radix leaf and its share
-// of inner nodes (the key is held once by the leaf and once in the edges), and per
-// tag a map entry under the tag. Measured by TestIndexFollowsStore's heap figure.
+// versions is a key in the index and how many live versions of it the cache holds.
+// The B-tree holds these by value in its nodes, sharing the key's bytes with the
+// store's slot: 24 bytes per key and the nodes' spare room, where a radix tree
+// spent ~105 bytes on a leaf, a node, an edge and a boxed counter
+// (docs/performance.md, memory).
+type versions struct {
+	key string
+	n   int32
+}
+
+func byKey(a, b versions) bool { return a.key < b.key }
+
+// treeDegree is the B-tree's degree: nodes of up to 63 keys keep the tree shallow
+// (four levels for a million keys) and the per-node overhead small per key.
+const treeDegree = 32
+
+// Per-entry bytes of the index, charged with the entry: a B-tree item and its share
+// of the nodes' spare room (the key's bytes are the slot's), and per tag a map entry
+// under the tag. Measured by TestBookkeepingIsCharged and TestIndexFollowsStore.
 const (
-	keyIndexOverhead = 160
+	keyIndexOverhead = 40
 	tagIndexOverhead = 96
 )
 
 func indexCost(key string, tags []string) int64 {
-	n := int64(keyIndexOverhead + 2*len(key))
+	n := int64(keyIndexOverhead)
 	for _, t := range tags {
 		n += int64(tagIndexOverhead + len(t) + len(key))
 	}
 	return n
 }
 
-func newIndex() *index { return &index{keys: radix.New(), tags: map[string]map[string]int32{}} }
+func newIndex() *index {
+	return &index{keys: btree.NewG(treeDegree, byKey), tags: map[string]map[string]int32{}}
+}
 
 // add records one more live version of key carrying tags.
 func (x *index) add(key string, tags []string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if v, ok := x.keys.Get(key); ok {
-		*v.(*int32)++
-	} else {
-		n := int32(1)
-		x.keys.Insert(key, &n)
-	}
+	v, _ := x.keys.Get(versions{key: key})
+	x.keys.ReplaceOrInsert(versions{key: key, n: v.n + 1})
 	for _, t := range tags {
 		m := x.tags[t]
 		if m == nil {
@@ -64,14 +79,14 @@ func (x *index) add(key string, tags []string) {
 func (x *index) remove(key string, tags []string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	v, ok := x.keys.Get(key)
+	v, ok := x.keys.Get(versions{key: key})
 	if !ok {
 		return
 	}
-	if n := v.(*int32); *n > 1 {
-		*n--
+	if v.n > 1 {
+		x.keys.ReplaceOrInsert(versions{key: key, n: v.n - 1})
 	} else {
-		x.keys.Delete(key)
+		x.keys.Delete(v)
 	}
 	for _, t := range tags {
 		m := x.tags[t]
@@ -91,9 +106,12 @@ func (x *index) withPrefix(prefix string) []string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var keys []string
-	x.keys.WalkPrefix(prefix, func(k string, _ any) bool {
-		keys = append(keys, k)
-		return false
+	x.keys.AscendGreaterOrEqual(versions{key: prefix}, func(v versions) bool {
+		if !strings.HasPrefix(v.key, prefix) {
+			return false // past the keys that start with prefix: they sort together
+		}
+		keys = append(keys, v.key)
+		return true
 	})
 	return keys
 }
