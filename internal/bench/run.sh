@@ -44,7 +44,8 @@
 # wrk run in progress ends; Ctrl-C stops wrk too, so at once).
 #
 # Environment: DURATION (5s per run), ROUNDS (3), CONNS (64), THREADS (2), SIZES
-# ("1024 102400"), LAT_CONNS (1, the unloaded rows; 0 skips them), SLOW ("10ms": origin
+# ("1024 102400"; set but empty, only the memory step runs), LAT_CONNS (1, the
+# unloaded rows; 0 skips them), SLOW ("10ms": origin
 # work per request for the +D rows, a list; "" skips them), ORIGIN_DELAY (0: origin
 # work for every other row), NGINX (1; 0 skips the nginx row), PIN (auto: as above when
 # taskset exists and there are 2+ CPUs; 0 turns it off), MEM (1: the memory step; 0
@@ -62,7 +63,7 @@ ROUNDS=${ROUNDS:-3}
 NGINX=${NGINX:-1}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-SIZES=${SIZES:-1024 102400}
+SIZES=${SIZES-1024 102400}
 LAT_CONNS=${LAT_CONNS:-1}
 ORIGIN_DELAY=${ORIGIN_DELAY:-0}
 SLOW=${SLOW-10ms}
