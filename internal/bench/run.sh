@@ -333,47 +333,49 @@ text_summary() { # size: the text rows' req/s against identity
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 overhead() { awk -v c="$1" -v o="$2" 'BEGIN { if (o > 0) printf "%+.0f%%", (c / o - 1) * 100; else print "n/a" }'; }
 
-echo
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency (single-connection rows: -c$LAT_CONNS), medians of $ROUNDS interleaved rounds; pinning: $pinned; origin delay: $ORIGIN_DELAY"
-echo
-printf '%-7s %-8s %-34s %6s %9s %8s %8s %9s %9s %6s  %s\n' size id target conns "req/s" "p50 µs" "p99 µs" "cpu µs/r" "orig µs/r" other errors
-for r in "${rows[@]}"; do echo "$r"; done
-echo
-first_slow=${SLOW%% *}
-echo "cpu: CPU µs per request of the server measured (nginx: master + worker); orig: of the origin, in the same run."
-echo "hit: b's CPU per hit against a's (target <= 1.00). pass-through: c's CPU (target <= 45 µs at 1KiB), c/o req/s"
-echo "(target >= 0.45; nginx n/o beside it), origin CPU under c against under nf, nginx sending the same request"
-echo "fields (target <= 1.00; under n, nginx's default fields, beside it), p50 of c against o"
-echo "at an origin that works ${first_slow:-n/a} (<= +15%), unloaded added latency c1 - o1."
-echo
-printf '%-7s %-12s %-12s %-14s %-16s %-14s %-16s %-12s\n' size "hit cpu b/a" "c cpu µs" "c/o (n/o)" "orig c/nf (c/n)" "c/r req/s" "c vs o @${first_slow:-n/a}" "c1 - o1"
-for size in $SIZES; do
-	sz=$(human "$size")
-	slow="n/a" unl="n/a" nrat="n/a" orat="n/a"
-	for d in $SLOW; do
-		slow="$(overhead "${P50[c+$d.$sz]}" "${P50[o+$d.$sz]}")"
-		break # the first SLOW value is the target's
+if [[ -n $SIZES ]]; then # the load rows ran: their table and summaries
+	echo
+	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3-); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency (single-connection rows: -c$LAT_CONNS), medians of $ROUNDS interleaved rounds; pinning: $pinned; origin delay: $ORIGIN_DELAY"
+	echo
+	printf '%-7s %-8s %-34s %6s %9s %8s %8s %9s %9s %6s  %s\n' size id target conns "req/s" "p50 µs" "p99 µs" "cpu µs/r" "orig µs/r" other errors
+	for r in "${rows[@]}"; do echo "$r"; done
+	echo
+	first_slow=${SLOW%% *}
+	echo "cpu: CPU µs per request of the server measured (nginx: master + worker); orig: of the origin, in the same run."
+	echo "hit: b's CPU per hit against a's (target <= 1.00). pass-through: c's CPU (target <= 45 µs at 1KiB), c/o req/s"
+	echo "(target >= 0.45; nginx n/o beside it), origin CPU under c against under nf, nginx sending the same request"
+	echo "fields (target <= 1.00; under n, nginx's default fields, beside it), p50 of c against o"
+	echo "at an origin that works ${first_slow:-n/a} (<= +15%), unloaded added latency c1 - o1."
+	echo
+	printf '%-7s %-12s %-12s %-14s %-16s %-14s %-16s %-12s\n' size "hit cpu b/a" "c cpu µs" "c/o (n/o)" "orig c/nf (c/n)" "c/r req/s" "c vs o @${first_slow:-n/a}" "c1 - o1"
+	for size in $SIZES; do
+		sz=$(human "$size")
+		slow="n/a" unl="n/a" nrat="n/a" orat="n/a"
+		for d in $SLOW; do
+			slow="$(overhead "${P50[c+$d.$sz]}" "${P50[o+$d.$sz]}")"
+			break # the first SLOW value is the target's
+		done
+		if ((LAT_CONNS > 0)); then
+			unl="+$(awk -v c="${P50[c1.$sz]}" -v o="${P50[o1.$sz]}" 'BEGIN {printf "%.0f", c - o}') µs"
+		fi
+		if [[ $NGINX != 0 ]]; then
+			nrat=$(ratio "${RPS[n.$sz]}" "${RPS[o.$sz]}")
+			orat="$(ratio "${OCPU[c.$sz]}" "${OCPU[nf.$sz]}") ($(ratio "${OCPU[c.$sz]}" "${OCPU[n.$sz]}"))"
+		fi
+		text_rows+=("$(text_summary "$sz")")
+		log_rows+=("$(printf '%-7s bl/b req/s %s (target >= 0.90); CPU per hit %s µs with the JSON log, %s µs without (%s)' "$sz" \
+			"$(ratio "${RPS[bl.$sz]}" "${RPS[b.$sz]}")" "${CPU[bl.$sz]}" "${CPU[b.$sz]}" "$(overhead "${CPU[bl.$sz]}" "${CPU[b.$sz]}")")")
+		printf '%-7s %-12s %-12s %-14s %-16s %-14s %-16s %-12s\n' "$sz" "$(ratio "${CPU[b.$sz]}" "${CPU[a.$sz]}")" "${CPU[c.$sz]}" \
+			"$(ratio "${RPS[c.$sz]}" "${RPS[o.$sz]}") ($nrat)" "$orat" "$(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$slow" "$unl"
 	done
-	if ((LAT_CONNS > 0)); then
-		unl="+$(awk -v c="${P50[c1.$sz]}" -v o="${P50[o1.$sz]}" 'BEGIN {printf "%.0f", c - o}') µs"
-	fi
-	if [[ $NGINX != 0 ]]; then
-		nrat=$(ratio "${RPS[n.$sz]}" "${RPS[o.$sz]}")
-		orat="$(ratio "${OCPU[c.$sz]}" "${OCPU[nf.$sz]}") ($(ratio "${OCPU[c.$sz]}" "${OCPU[n.$sz]}"))"
-	fi
-	text_rows+=("$(text_summary "$sz")")
-	log_rows+=("$(printf '%-7s bl/b req/s %s (target >= 0.90); CPU per hit %s µs with the JSON log, %s µs without (%s)' "$sz" \
-		"$(ratio "${RPS[bl.$sz]}" "${RPS[b.$sz]}")" "${CPU[bl.$sz]}" "${CPU[b.$sz]}" "$(overhead "${CPU[bl.$sz]}" "${CPU[b.$sz]}")")")
-	printf '%-7s %-12s %-12s %-14s %-16s %-14s %-16s %-12s\n' "$sz" "$(ratio "${CPU[b.$sz]}" "${CPU[a.$sz]}")" "${CPU[c.$sz]}" \
-		"$(ratio "${RPS[c.$sz]}" "${RPS[o.$sz]}") ($nrat)" "$orat" "$(ratio "${RPS[c.$sz]}" "${RPS[r.$sz]}")" "$slow" "$unl"
-done
-echo
-echo "text hit, req/s of each stored copy against identity (ti):"
-for r in "${text_rows[@]}"; do echo "  $r"; done
-echo
-echo "access log (bl against b, the same hit with --access-log off):"
-for r in "${log_rows[@]}"; do echo "  $r"; done
+	echo
+	echo "text hit, req/s of each stored copy against identity (ti):"
+	for r in "${text_rows[@]}"; do echo "  $r"; done
+	echo
+	echo "access log (bl against b, the same hit with --access-log off):"
+	for r in "${log_rows[@]}"; do echo "  $r"; done
+fi
 
 # mem_step fills MEM_OBJECTS objects through a fresh proxy started with the flags
 # given and prints its RSS growth per stored object.
