@@ -136,9 +136,9 @@ func (e *entry) view(coding, origin string, b []byte, n int) *entry {
 	if x := e.r(); len(x.vary) > 0 {
 		v.rare = &rare{vary: x.vary, varyKey: x.varyKey}
 	}
-	blockLen, _ := fieldsLen(hd)
-	v.fields = renderFields(make([]byte, blockLen), hd)
-	v.size = int64(blockLen) + v.fields.heldBytes() + int64(unsafe.Sizeof(entry{}))
+	room := fieldsRoom(hd)
+	v.fields = renderFields(make([]byte, room), hd)
+	v.size = int64(room) + int64(unsafe.Sizeof(entry{}))
 	return v
 }
 

@@ -97,7 +97,7 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 // setFields renders h and copies body behind it into one new allocation, and sets
 // what is derived from the fields (from the copy, so nothing points elsewhere).
 func (e *entry) setFields(h http.Header, body []byte) (allocated int64) {
-	n, _ := fieldsLen(h)
+	n := fieldsRoom(h)
 	// Grown, not made, so that cap is the allocation's size class: what it really holds.
 	buf := slices.Grow([]byte(nil), n+len(body))[:n+len(body)]
 	e.fields = renderFields(buf, h)
@@ -114,10 +114,10 @@ func (e *entry) setFields(h http.Header, body []byte) (allocated int64) {
 
 // heldBytes is what a stored response keeps alive, measured rather than guessed so
 // that --cache-size bounds the heap (docs/performance.md): its one allocation (of
-// allocated bytes, as setFields returned), the value views, the strings beside them
-// and the entry itself.
+// allocated bytes, as setFields returned: the fields, their value views and the
+// body), the strings beside them and the entry itself.
 func (e *entry) heldBytes(allocated int64) int64 {
-	n := allocated + e.fields.heldBytes() + entryOverhead
+	n := allocated + entryOverhead
 	if r := e.rare; r != nil {
 		n += int64(unsafe.Sizeof(*r)) + int64(len(r.varyKey)+len(r.nonce)) + int64(cap(r.vary))*int64(unsafe.Sizeof(""))
 	}

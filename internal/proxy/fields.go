@@ -15,13 +15,22 @@ import (
 // string of its own per field; a hit hands the value slices to the response's header
 // map as they are (they are never written).
 //
+// The value strings themselves live in the same allocation as the block, after it
+// (fieldsRoom): a stored response is then one object for the garbage collector to
+// visit instead of two, and the strings are not scanned at all, since the allocation
+// is a []byte. That is sound because every one of them points into that allocation:
+// whoever reads one reached it through a pointer into the allocation (the entry's, or
+// a header map's value slice), which keeps all of it alive, and Go's heap does not
+// move. A collection of a full cache visits a few objects per stored response, so
+// one fewer is a large share of its work (docs/performance.md, GC work per entry).
+//
 // Names are the header map's keys, as the origin client produced them, never folded
 // again; a name holds no ':' (it is a token, RFC 9110 §5.1), which is how a line's
 // name is found. Values are taken by length, so one holding any byte at all cannot
 // shift the lines after it.
 type fields struct {
 	block string   // the rendered lines; shares its allocation with the body (entry.go)
-	vals  []string // each line's value, in block order
+	vals  []string // each line's value, in block order; in the block's allocation too
 }
 
 // validName reports whether a name can be rendered: not empty, and none of the bytes
@@ -43,9 +52,29 @@ func fieldsLen(h http.Header) (n, lines int) {
 	return n, lines
 }
 
-// renderFields writes h's lines into buf, which must have room for fieldsLen(h)
-// bytes, and returns their values as views into buf's first bytes. buf must not be
-// written again: the strings returned share its memory.
+// stringSize is the size of a string header: a pointer and a length.
+const stringSize = int(unsafe.Sizeof(""))
+
+// viewsAt is where the value strings start in a buffer whose first n bytes are the
+// block: the next multiple of a pointer's size.
+func viewsAt(n int) int { return (n + ptrSize - 1) &^ (ptrSize - 1) }
+
+const ptrSize = int(unsafe.Sizeof(uintptr(0)))
+
+// fieldsRoom returns the bytes renderFields needs for h: the block, padding to a
+// pointer's alignment, and one string header per line.
+func fieldsRoom(h http.Header) int {
+	n, lines := fieldsLen(h)
+	if lines == 0 {
+		return n
+	}
+	return viewsAt(n) + lines*stringSize
+}
+
+// renderFields writes h's lines into buf, which must hold at least fieldsRoom(h)
+// bytes and come from a fresh allocation (so that it is pointer-aligned), and returns
+// them with their values as views into buf's first bytes. buf's first fieldsRoom(h)
+// bytes must not be written again: the strings returned share its memory.
 func renderFields(buf []byte, h http.Header) fields {
 	names := make([]string, 0, len(h))
 	for k, vs := range h {
@@ -54,7 +83,10 @@ func renderFields(buf []byte, h http.Header) fields {
 		}
 	}
 	slices.Sort(names)
-	_, lines := fieldsLen(h)
+	n, lines := fieldsLen(h)
+	if len(buf) < fieldsRoom(h) {
+		panic("proxy: renderFields given a buffer without room") // the views would not fit
+	}
 	type span struct{ at, n int }
 	spans := make([]span, 0, lines)
 	b := buf[:0]
@@ -67,17 +99,26 @@ func renderFields(buf []byte, h http.Header) fields {
 			b = append(b, "\r\n"...)
 		}
 	}
-	if len(b) > 0 && unsafe.SliceData(b) != unsafe.SliceData(buf) {
+	if len(b) != n || n > 0 && unsafe.SliceData(b) != unsafe.SliceData(buf) {
 		panic("proxy: renderFields given a buffer without room") // would detach the views from buf
 	}
-	f := fields{vals: make([]string, len(spans))}
-	if len(b) == 0 {
+	var f fields
+	if n == 0 {
 		return f
 	}
-	f.block = unsafe.String(unsafe.SliceData(b), len(b))
-	for i, s := range spans {
-		f.vals[i] = f.block[s.at : s.at+s.n]
+	base := unsafe.SliceData(buf)
+	f.block = unsafe.String(base, n)
+	views := unsafe.Pointer(&buf[viewsAt(n)])
+	if uintptr(views)%uintptr(ptrSize) != 0 {
+		panic("proxy: renderFields given a buffer that is not pointer-aligned")
 	}
+	// Written as words, not as strings: buf's memory is not scanned, so there is no
+	// pointer for a write barrier to record (and the bytes there are not yet strings).
+	words := unsafe.Slice((*[2]uintptr)(views), len(spans))
+	for i, s := range spans {
+		words[i] = [2]uintptr{uintptr(unsafe.Pointer(base)) + uintptr(s.at), uintptr(s.n)}
+	}
+	f.vals = unsafe.Slice((*string)(views), len(spans))
 	return f
 }
 
@@ -141,11 +182,6 @@ func (f *fields) subset(names ...string) http.Header {
 		}
 	}
 	return h
-}
-
-// heldBytes is what the fields keep beyond the block: the value views.
-func (f *fields) heldBytes() int64 {
-	return int64(cap(f.vals)) * int64(unsafe.Sizeof(""))
 }
 
 // validatorFields are the fields conditional requests are compared with (RFC 9110

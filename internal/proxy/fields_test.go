@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"maps"
 	"net/http"
 	"runtime"
@@ -14,8 +15,7 @@ import (
 )
 
 func render(h http.Header) fields {
-	n, _ := fieldsLen(h)
-	return renderFields(make([]byte, n), h)
+	return renderFields(make([]byte, fieldsRoom(h)), h)
 }
 
 func TestFieldsRoundTrip(t *testing.T) {
@@ -83,8 +83,12 @@ func TestEntryIsOneAllocation(t *testing.T) {
 	body := []byte(strings.Repeat("b", 1024))
 	e := newEntry(http.StatusOK, src, body, policy.Freshness{Lifetime: time.Minute, Received: time.Now()}, http.Header{"Accept-Language": {"de"}})
 	start := uintptr(unsafe.Pointer(unsafe.StringData(e.block)))
-	if got := uintptr(unsafe.Pointer(&e.body[0])); got != start+uintptr(len(e.block)) {
-		t.Errorf("body at %#x, want right behind the block at %#x", got, start+uintptr(len(e.block)))
+	views := start + uintptr(viewsAt(len(e.block)))
+	if got := uintptr(unsafe.Pointer(unsafe.SliceData(e.vals))); got != views || got%uintptr(ptrSize) != 0 {
+		t.Errorf("value views at %#x, want right behind the block at %#x, pointer-aligned", got, views)
+	}
+	if got, want := uintptr(unsafe.Pointer(&e.body[0])), views+uintptr(len(e.vals)*stringSize); got != want {
+		t.Errorf("body at %#x, want right behind the value views at %#x", got, want)
 	}
 	if cap(e.body) != len(e.body) {
 		t.Errorf("body cap %d, len %d: room past the body would let an append write into the entry", cap(e.body), len(e.body))
@@ -175,3 +179,30 @@ func FuzzFields(f *testing.F) {
 		}
 	})
 }
+
+// The value strings live in the block's own (unscanned) allocation: whatever holds a
+// value slice or a value, and nothing else, must keep the block alive across
+// collections, and the memory must not be handed out again meanwhile.
+func TestFieldsValuesSurviveCollections(t *testing.T) {
+	want := map[string]string{"A": strings.Repeat("a", 300), "B": strings.Repeat("b", 300)}
+	var held [][]string
+	var values []string
+	for range 200 {
+		f := render(http.Header{"A": {want["A"]}, "B": {want["B"]}})
+		held = append(held, f.values("A"))
+		values = append(values, f.get("B"))
+	}
+	for range 3 {
+		runtime.GC()
+		for range 2000 { // reuse of any freed block of this size class shows as x's
+			sink = bytes.Repeat([]byte("x"), 700)
+		}
+	}
+	for i := range held {
+		if held[i][0] != want["A"] || values[i] != want["B"] {
+			t.Fatalf("value %d changed after collections: %.20q, %.20q", i, held[i][0], values[i])
+		}
+	}
+}
+
+var sink []byte
