@@ -69,6 +69,33 @@ type hitFields struct {
 	vals     [3]string // a response's header map takes one-line slices of this array
 }
 
+// newHitFields returns the hitFields of text, which holds Age's value in its first
+// ageLen bytes and Cache-Status's after them, X-Cache being HIT. The struct and its
+// text are one unscanned allocation, as the stored fields are (fields.go): every
+// string in it points into that allocation or at a constant, and whoever reads one
+// reached it through e.hit or a header map's slice of vals, both pointers into it.
+// Nearly every stored response that is used holds one, so it is one object fewer per
+// entry for each collection to visit.
+func newHitFields(age, ttl int64, text []byte, ageLen int) *hitFields {
+	const size = int(unsafe.Sizeof(hitFields{}))
+	mem := make([]byte, size+len(text))
+	copy(mem[size:], text)
+	if uintptr(unsafe.Pointer(&mem[0]))%unsafe.Alignof(hitFields{}) != 0 {
+		panic("proxy: hit fields allocation not aligned")
+	}
+	f := (*hitFields)(unsafe.Pointer(&mem[0]))
+	f.age, f.ttl = age, ttl
+	at := uintptr(unsafe.Pointer(&mem[size]))
+	// Written as words: the memory is not scanned, so there is nothing for a write
+	// barrier to record.
+	*(*[6]uintptr)(unsafe.Pointer(&f.vals)) = [6]uintptr{
+		at, uintptr(ageLen),
+		uintptr(unsafe.Pointer(unsafe.StringData(xCacheHit[0]))), uintptr(len(xCacheHit[0])),
+		at + uintptr(ageLen), uintptr(len(text) - ageLen),
+	}
+	return f
+}
+
 // Cost implements store.Value.
 func (e *entry) Cost() int64 { return e.size }
 
@@ -157,7 +184,8 @@ const autoLengthMax = 2048
 // fields a hit renders once a second (measured in TestEntryHeldBytes).
 const entryOverhead = int64(unsafe.Sizeof(entry{})) + 32 + hitFieldsSize
 
-// hitFieldsSize is a hitFields and its string ("N" + Name + "; hit; ttl=N"), as allocated.
+// hitFieldsSize is a hitFields with its text ("N" + Name + "; hit; ttl=N") behind it,
+// in its allocation's size class (newHitFields).
 const hitFieldsSize = int64(unsafe.Sizeof(hitFields{})) + 32
 
 // hasValidators reports whether the stored response can be revalidated (RFC 9111 §4.3.1).

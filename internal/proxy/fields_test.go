@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -206,3 +207,28 @@ func TestFieldsValuesSurviveCollections(t *testing.T) {
 }
 
 var sink []byte
+
+// A hit's Age, X-Cache and Cache-Status share one unscanned allocation too
+// (newHitFields): a header map's slice of them must keep it alive.
+func TestHitFieldsSurviveCollections(t *testing.T) {
+	now := time.Now()
+	var held [][]string
+	for i := range 200 {
+		e := &entry{fresh: policy.Freshness{Lifetime: time.Hour, Received: now.Add(-time.Duration(i) * time.Second)}}
+		f := e.hitFieldsAt(now, "; detail="+strings.Repeat("d", 40))
+		held = append(held, f.vals[0:1:1], f.vals[1:2:2], f.vals[2:3:3])
+	}
+	for range 3 {
+		runtime.GC()
+		for range 2000 {
+			sink = bytes.Repeat([]byte("x"), 120)
+		}
+	}
+	for i := 0; i < len(held); i += 3 {
+		age := strconv.Itoa(i / 3)
+		status := Name + "; hit; ttl=" + strconv.Itoa(3600-i/3) + "; detail=" + strings.Repeat("d", 40)
+		if held[i][0] != age || held[i+1][0] != "HIT" || held[i+2][0] != status {
+			t.Fatalf("hit %d changed after collections: %q %q %q", i/3, held[i][0], held[i+1][0], held[i+2][0])
+		}
+	}
+}

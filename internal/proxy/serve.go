@@ -45,9 +45,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, e *entry, o metr
 	}
 }
 
-// hitFieldsAt renders Age, X-Cache and Cache-Status for a hit at now, in one string
-// allocation. A plain hit's fields are kept on the entry for the second they hold, so
-// most hits render nothing.
+// hitFieldsAt renders Age, X-Cache and Cache-Status for a hit at now, in one
+// allocation (newHitFields). A plain hit's fields are kept on the entry for the second
+// they hold, so most hits render nothing.
 func (e *entry) hitFieldsAt(now time.Time, detail string) *hitFields {
 	age := e.fresh.Age(now)
 	ageS, ttlS := int64(age/time.Second), int64((e.fresh.Lifetime-age)/time.Second)
@@ -60,8 +60,7 @@ func (e *entry) hitFieldsAt(now time.Time, detail string) *hitFields {
 	b = append(b, Name+"; hit; ttl="...)
 	b = strconv.AppendInt(b, ttlS, 10)
 	b = append(b, detail...)
-	str := string(b)
-	f := &hitFields{age: ageS, ttl: ttlS, vals: [3]string{str[:n], "HIT", str[n:]}}
+	f := newHitFields(ageS, ttlS, b, n)
 	if detail == "" {
 		e.hit.Store(f)
 	}
