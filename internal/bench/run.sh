@@ -49,13 +49,18 @@
 # work per request for the +D rows, a list; "" skips them), ORIGIN_DELAY (0: origin
 # work for every other row), NGINX (1; 0 skips the nginx row), PIN (auto: as above when
 # taskset exists and there are 2+ CPUs; 0 turns it off), MEM (1: the memory step; 0
-# skips it), MEM_OBJECTS (20000).
+# skips it), MEM_OBJECTS (20000), MEM_HEADROOM ("": more --gc-headroom values for
+# the memory step, a list, e.g. "8MiB 4MiB").
 #
 # The memory step starts a fresh proxy (default flags, --access-log off) in front of
 # an origin of 1 KiB bodies, reads its RSS (/proc/PID/status), fills MEM_OBJECTS
 # distinct objects through it (internal/bench/memfill), waits 2 s and reads RSS again:
-# target growth per stored object <= 2,000 B. It does so with --gc-headroom 0 (Go's
-# default GOGC=100) too, for comparison.
+# target growth per stored object <= 2,000 B. Then it serves one of the stored objects
+# for DURATION (wrk, CONNS connections, pinned as above) and prints the proxy's CPU
+# per hit and the collections it ran: with the cache filled the live heap is large
+# enough for --gc-headroom to set how often Go collects, which the hit rows (one
+# stored object) do not show. It does so with --gc-headroom 0 (Go's default GOGC=100)
+# too, for comparison, and with each value of MEM_HEADROOM.
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
@@ -70,6 +75,7 @@ SLOW=${SLOW-10ms}
 PIN=${PIN:-auto}
 MEM=${MEM:-1}
 MEM_OBJECTS=${MEM_OBJECTS:-20000}
+MEM_HEADROOM=${MEM_HEADROOM:-}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -378,30 +384,42 @@ if [[ -n $SIZES ]]; then # the load rows ran: their table and summaries
 fi
 
 # mem_step fills MEM_OBJECTS objects through a fresh proxy started with the flags
-# given and prints its RSS growth per stored object.
+# given and prints its RSS growth per stored object, then its CPU per hit of one of
+# them under load and the collections Go ran meanwhile.
 mem_step() { # proxy flags...
-	local op pp opid ppid before after entries heap line
+	local op pp opid ppid before after entries heap line metrics gc0 gc1 c0 c1 n hits
 	free_port op
 	free_port pp
-	"$work/plainserver" --addr "127.0.0.1:$op" --size 1024 2>"$work/memorigin.log" &
+	"${wrk_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$op" --size 1024 2>"$work/memorigin.log" &
 	opid=$!
-	"$work/caching-proxy" start --host 127.0.0.1 --port "$pp" --admin-addr "127.0.0.1:$((pp + 1))" \
+	"${server_pin[@]}" "$work/caching-proxy" start --host 127.0.0.1 --port "$pp" --admin-addr "127.0.0.1:$((pp + 1))" \
 		--origin "http://127.0.0.1:$op" --log-level warn --access-log off "$@" 2>"$work/memproxy.log" &
 	ppid=$!
 	pids+=("$opid" "$ppid")
 	wait_up "http://127.0.0.1:$op/healthz" "$work/memorigin.log"
 	wait_up "http://127.0.0.1:$((pp + 1))/healthz" "$work/memproxy.log"
+	metrics="http://127.0.0.1:$((pp + 1))/metrics"
 	sleep 1
 	before=$(awk '/^VmRSS/ {print $2}' "/proc/$ppid/status")
 	line=$("$work/memfill" --base "http://127.0.0.1:$pp" --n "$MEM_OBJECTS")
 	sleep 2
 	after=$(awk '/^VmRSS/ {print $2}' "/proc/$ppid/status")
-	entries=$(curl -fsS "http://127.0.0.1:$((pp + 1))/metrics" | awk '/^caching_proxy_cache_entries / {printf "%d", $2}')
-	heap=$(curl -fsS "http://127.0.0.1:$((pp + 1))/metrics" | awk '/^go_memstats_heap_alloc_bytes / {printf "%.1f", $2 / 1048576}')
+	entries=$(curl -fsS "$metrics" | awk '/^caching_proxy_cache_entries / {printf "%d", $2}')
+	heap=$(curl -fsS "$metrics" | awk '/^go_memstats_heap_alloc_bytes / {printf "%.1f", $2 / 1048576}')
 	printf '  %-22s RSS %6.1f -> %6.1f MiB, %d entries, %5d B per stored object (target <= 2000); heap in use %s MiB\n' \
 		"${*:-defaults}" "$(awk -v k="$before" 'BEGIN {print k / 1024}')" "$(awk -v k="$after" 'BEGIN {print k / 1024}')" \
 		"$entries" "$(((after - before) * 1024 / (entries > 0 ? entries : 1)))" "$heap"
 	echo "    memfill: $line"
+	gc0=$(curl -fsS "$metrics" | awk '/^go_gc_duration_seconds_count / {print $2}')
+	c0=$(proc_cpu "$ppid")
+	"${wrk_pin[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$pp/mem/7" >"$work/memwrk.out"
+	c1=$(proc_cpu "$ppid")
+	gc1=$(curl -fsS "$metrics" | awk '/^go_gc_duration_seconds_count / {print $2}')
+	n=$(awk '/ requests in / {print $1}' "$work/memwrk.out")
+	hits=$(curl -fsS -o /dev/null -w '%header{x-cache}' "http://127.0.0.1:$pp/mem/7")
+	printf '    then %s of 1KiB hits on the filled cache: %s µs CPU per hit (X-Cache %s), %d GCs, RSS %.1f MiB\n' "$DURATION" \
+		"$(awk -v t="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0}')" \
+		"$hits" "$((gc1 - gc0))" "$(awk '/^VmRSS/ {print $2 / 1024}' "/proc/$ppid/status")"
 	stop "$ppid" "$opid"
 }
 
@@ -410,4 +428,7 @@ if [[ $MEM != 0 ]]; then
 	echo "memory: RSS growth over $MEM_OBJECTS distinct 1KiB objects, each through a fresh proxy (default --cache-size 256MiB):"
 	mem_step
 	mem_step --gc-headroom 0
+	for h in $MEM_HEADROOM; do
+		mem_step --gc-headroom "$h"
+	done
 fi

@@ -88,7 +88,7 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, x *exchang
 	case f == nil: // recently uncacheable: go to the origin at once
 		return false
 	case leader:
-		x.flight = f
+		x.flight.Store(f)
 		return false
 	}
 	sp := h.waitSpan(w, r)
@@ -110,11 +110,10 @@ func (h *Handler) awaitFlight(w http.ResponseWriter, r *http.Request, x *exchang
 // waiters. A flight ends once; later calls do nothing.
 func (h *Handler) endFlight(x *exchange, e *entry, uncacheable bool) {
 	x.endLease()
-	f := x.flight
+	f := x.flight.Swap(nil)
 	if f == nil {
 		return
 	}
-	x.flight = nil
 	h.flights.land(x.key, f, uncacheable, time.Now())
 	f.finish(e)
 }

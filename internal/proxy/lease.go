@@ -16,7 +16,7 @@ import (
 // serves it, to this request and to the requests waiting on its flight. It reports
 // whether it answered; when not, the request fetches from the origin as before.
 func (h *Handler) awaitSharedFill(w http.ResponseWriter, r *http.Request, x *exchange) bool {
-	if h.opt.Shared == nil || x.flight == nil {
+	if h.opt.Shared == nil || x.flight.Load() == nil {
 		return false
 	}
 	release, filled := h.opt.Shared.Lease(r.Context(), x.key)

@@ -23,7 +23,8 @@ func (h *Handler) serveWhileRevalidating(w http.ResponseWriter, r *http.Request,
 		return true // a refresh is already under way
 	}
 	bg := r.Clone(context.WithoutCancel(r.Context()))
-	bx := &exchange{kind: passRevalidate, key: x.key, in: bg, req: policy.ParseRequest(http.Header{}), stored: e, now: time.Now(), flight: f, background: true}
+	bx := &exchange{kind: passRevalidate, key: x.key, in: bg, req: policy.ParseRequest(http.Header{}), stored: e, now: time.Now(), background: true}
+	bx.flight.Store(f)
 	go h.forward(discard{header: http.Header{}}, bg, bx)
 	return true
 }
