@@ -387,7 +387,7 @@ fi
 # given and prints its RSS growth per stored object, then its CPU per hit of one of
 # them under load and the collections Go ran meanwhile.
 mem_step() { # proxy flags...
-	local op pp opid ppid before after entries heap line metrics gc0 gc1 c0 c1 n hits
+	local op pp opid ppid before after entries heap line metrics gc0 gc1 c0 c1 n xcache
 	free_port op
 	free_port pp
 	"${wrk_pin[@]}" "$work/plainserver" --addr "127.0.0.1:$op" --size 1024 2>"$work/memorigin.log" &
@@ -416,10 +416,10 @@ mem_step() { # proxy flags...
 	c1=$(proc_cpu "$ppid")
 	gc1=$(curl -fsS "$metrics" | awk '/^go_gc_duration_seconds_count / {print $2}')
 	n=$(awk '/ requests in / {print $1}' "$work/memwrk.out")
-	hits=$(curl -fsS -o /dev/null -w '%header{x-cache}' "http://127.0.0.1:$pp/mem/7")
+	xcache=$(curl -fsS -o /dev/null -w '%header{x-cache}' "http://127.0.0.1:$pp/mem/7")
 	printf '    then %s of 1KiB hits on the filled cache: %s µs CPU per hit (X-Cache %s), %d GCs, RSS %.1f MiB\n' "$DURATION" \
 		"$(awk -v t="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v n="${n:-0}" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0}')" \
-		"$hits" "$((gc1 - gc0))" "$(awk '/^VmRSS/ {print $2 / 1024}' "/proc/$ppid/status")"
+		"$xcache" "$((gc1 - gc0))" "$(awk '/^VmRSS/ {print $2 / 1024}' "/proc/$ppid/status")"
 	stop "$ppid" "$opid"
 }
 
