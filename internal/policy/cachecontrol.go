@@ -22,6 +22,16 @@ type RequestDirectives = cacheobject.RequestCacheDirectives
 // as a Structured Field Dictionary.
 var TargetedFields = []string{"CDN-Cache-Control", "Surrogate-Control"}
 
+// targetedKeys are TargetedFields as net/http keys them ("Cdn-Cache-Control"),
+// computed once rather than per response.
+var targetedKeys = func() []string {
+	keys := make([]string, len(TargetedFields))
+	for i, name := range TargetedFields {
+		keys[i] = http.CanonicalHeaderKey(name)
+	}
+	return keys
+}()
+
 // SurrogateToken is the device token the proxy announces in Surrogate-Capability; a
 // Surrogate-Control directive suffixed ";token" applies only to the device it names
 // (Edge Architecture Specification 1.0).
@@ -35,9 +45,9 @@ const SurrogateCapability = SurrogateToken + `="Surrogate/1.0"`
 // Dictionary Structured Field (RFC 9213 §2.1, ParseTargeted); Surrogate-Control keeps
 // its own Cache-Control-like syntax (Edge Architecture Specification 1.0).
 func ParseResponse(h http.Header) (*Directives, string) {
-	for _, name := range TargetedFields {
+	for i, name := range TargetedFields {
 		// net/http keys headers as "Cdn-Cache-Control"; the RFC spells it CDN-.
-		lines, ok := h[http.CanonicalHeaderKey(name)]
+		lines, ok := h[targetedKeys[i]]
 		if !ok || len(lines) == 0 {
 			continue
 		}

@@ -38,8 +38,9 @@ type exchange struct {
 	lease      func()          // releases the shared tier's fill lease this fetch holds
 	began      uint64          // the purge log's position when it went to the origin
 
-	obs          *observer // the client request's observer; nil when none (observe.go)
-	originStatus int       // the status of the last origin exchange; 0 before one or on an error
+	obs          *observer           // the client request's observer; nil when none (observe.go)
+	client       http.ResponseWriter // where forward writes the response; count moves the origin's fields there
+	originStatus int                 // the status of the last origin exchange; 0 before one or on an error
 
 	body       io.ReadCloser // a body ReverseProxy left to relayBody (relay.go), and its length
 	bodyLength int64

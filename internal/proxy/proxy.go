@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -118,13 +119,33 @@ var poisonable = []string{
 // before this runs), Via, and none of the poisonable fields.
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(h.opt.Origin)
-	pr.SetXForwarded()
 	out := pr.Out.Header
+	setXForwarded(out, pr.In)
 	for _, name := range poisonable { // canonical already: no Del, which canonicalizes each
 		delete(out, name)
 	}
 	out["Surrogate-Capability"] = append(out["Surrogate-Capability"], policy.SurrogateCapability)
 	out["Via"] = append(out["Via"], viaVersion(pr.In)+" "+Name)
+}
+
+// setXForwarded sets X-Forwarded-For to the client's address and X-Forwarded-Proto
+// to its scheme, as ProxyRequest.SetXForwarded does after ReverseProxy has dropped
+// the client's own X-Forwarded-* (so there is no prior X-Forwarded-For to extend), in
+// one allocation for both values. It leaves out the X-Forwarded-Host SetXForwarded
+// would add: that field is poisonable, and rewrite would delete it again.
+func setXForwarded(out http.Header, in *http.Request) {
+	v := make([]string, 2)
+	v[1] = "http"
+	if in.TLS != nil {
+		v[1] = "https"
+	}
+	out["X-Forwarded-Proto"] = v[1:2:2]
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		v[0] = ip
+		out["X-Forwarded-For"] = v[0:1:1]
+	} else {
+		delete(out, "X-Forwarded-For")
+	}
 }
 
 // viaVersion is the received-protocol version of Via (RFC 9110 §7.6.3): "1.1" or "1.0",
@@ -202,6 +223,7 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 	defer h.endFlight(x, nil, false) // if the origin failed before a response existed
 	x.began = h.purges.now()
+	x.client = w
 	observeExchange(w, x)
 	h.rp.ServeHTTP(relay{w}, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 	if x.body != nil {
@@ -212,7 +234,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
 // count records a forwarded request's outcome before its response is written, so
 // /metrics never lags what a client has seen.
 //
-// It also takes a body relayBody copies better than ReverseProxy would (holdBody).
+// It also takes a body relayBody copies better than ReverseProxy would (holdBody),
+// and moves the origin's fields to the client's response itself (moveHeader), except
+// a 101's: ReverseProxy checks its Upgrade against the request's.
 func (h *Handler) count(resp *http.Response) error {
 	h.stripTagFields(resp.Header)
 	x, _ := resp.Request.Context().Value(exchangeKey{}).(*exchange)
@@ -221,8 +245,27 @@ func (h *Handler) count(resp *http.Response) error {
 	}
 	if x != nil {
 		holdBody(resp, x)
+		if x.client != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			moveHeader(x.client.Header(), resp.Header)
+			resp.Header = nil // what ReverseProxy copies next: nothing left
+		}
 	}
 	return nil
+}
+
+// moveHeader gives dst the fields of src, as ReverseProxy's copy (Header.Add of each
+// value) would, without a new slice per field: a field dst lacks takes src's slice,
+// which nothing writes to again (net/http clones the header when it is written, and
+// the parser caps each slice at its length, so an append copies).
+func moveHeader(dst, src http.Header) {
+	for k, vs := range src {
+		k = textproto.CanonicalMIMEHeaderKey(k) // as Add does; a no-op for the parser's names
+		if prior, ok := dst[k]; ok {
+			dst[k] = append(prior, vs...)
+		} else {
+			dst[k] = vs
+		}
+	}
 }
 
 // lookup returns the stored response for a request, following a variant index.

@@ -106,19 +106,18 @@ func (h *Handler) fetch(req *http.Request, x *exchange) (*http.Response, error) 
 	// that comes back is stored as a partial entry.
 	req.Header.Del("If-None-Match")
 	req.Header.Del("If-Modified-Since")
-	req, cancel := detach(req)
+	req = detach(req)
 	requested := time.Now()
 	resp, err := h.send(req)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	return h.admit(req, x, resp, requested, cancel, "fwd=miss")
+	return h.admit(req, x, resp, requested, "fwd=miss")
 }
 
 // admit decides whether a full origin response gets stored, and returns what the
 // client receives: the response itself, streaming, with a copy going to the store.
-func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, requested time.Time, cancel func(), fwd string) (*http.Response, error) {
+func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, requested time.Time, fwd string) (*http.Response, error) {
 	received := time.Now()
 	d, _ := policy.ParseResponse(resp.Header)
 	ok, why := policy.Storable(policy.Exchange{
@@ -142,15 +141,14 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 	if !ok {
 		h.endFlight(x, nil, true)
 		markForwarded(resp, fwd+"; detail="+why)
-		resp.Body = cancelOnClose(resp.Body, cancel)
 		h.decodeForClient(x.in, resp, false)
 		return resp, nil
 	}
 	status := resp.StatusCode
 	reqHeader := x.in.Header.Clone()
-	// The fill may outlive the client's reading; the fetch's context ends when the
-	// origin body is closed, by the relay or by the fill's background drain.
-	resp.Body = newFillBody(cancelOnClose(resp.Body, cancel), resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
+	// The fill may outlive the client's reading (its context is detached): the origin
+	// body is closed by the relay or by the fill's background drain.
+	resp.Body = newFillBody(resp.Body, resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
 		if body == nil {
 			h.fillFailed(x, status)
 			h.endFlight(x, nil, false)
@@ -191,7 +189,7 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 	stripConditionals(req.Header)
 	conditional := policy.Conditional(req.Header, stored.subset("Etag", "Last-Modified"))
 	req.Header.Del("Range")
-	req, cancel := detach(req)
+	req = detach(req)
 	requested := time.Now()
 	resp, err := h.send(req)
 	fwd := "fwd=stale"
@@ -200,17 +198,14 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 	}
 	if err != nil || resp.StatusCode >= 500 {
 		if r, ok := h.staleOnError(x, resp, err); ok {
-			cancel()
 			return r, nil
 		}
 		if err != nil {
-			cancel()
 			return nil, err
 		}
 	}
 	if e := h.headUpdate(x, resp, requested); e != nil {
 		resp.Body.Close()
-		cancel()
 		x.result = metrics.Revalidated
 		return h.fromEntry(req, x, e, "HIT", fwd+"; fwd-status=200; detail=head-update"), nil
 	}
@@ -218,12 +213,11 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 	// that describe its body, the ETag among them, are kept (RFC 9111 §3.2, §4.3.4).
 	if resp.StatusCode == http.StatusNotModified && conditional {
 		resp.Body.Close()
-		cancel()
 		e := h.refresh(x, stored, resp.Header, requested, time.Now())
 		x.result = metrics.Revalidated
 		return h.fromEntry(req, x, e, "HIT", fwd+"; fwd-status=304"), nil
 	}
-	return h.admit(req, x, resp, requested, cancel, fwd+"; fwd-status="+strconv.Itoa(resp.StatusCode))
+	return h.admit(req, x, resp, requested, fwd+"; fwd-status="+strconv.Itoa(resp.StatusCode))
 }
 
 // refresh stores a new entry: the stored body with its header updated from a 304 (RFC 9111 §3.2).
@@ -315,18 +309,6 @@ func stripConditionals(h http.Header) {
 	}
 }
 
-type cancelCloser struct {
-	io.ReadCloser
-	cancel func()
-}
-
-func (c cancelCloser) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
-}
-
-func cancelOnClose(rc io.ReadCloser, cancel func()) io.ReadCloser { return cancelCloser{rc, cancel} }
 
 // rangeLengthOK reports whether a 206 body is exactly as long as its Content-Range says.
 func rangeLengthOK(h http.Header, n int) bool {

@@ -45,9 +45,11 @@ func (h *Handler) send(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// detach gives a fill its own context: a client that goes away must not abort a
-// fetch that other requests wait for or that will fill the cache.
-func detach(req *http.Request) (*http.Request, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
-	return req.WithContext(ctx), cancel
+// detach gives a fill a context the client's going away does not end: a fetch that
+// other requests wait for, or that will fill the cache, goes on. Nothing else ends
+// it either: the origin client's timeouts bound the exchange, and closing the body
+// releases the connection. A context that cannot end also costs the origin client no
+// watch on it (context.AfterFunc) per exchange.
+func detach(req *http.Request) *http.Request {
+	return req.WithContext(context.WithoutCancel(req.Context()))
 }
