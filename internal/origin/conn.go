@@ -20,8 +20,7 @@ const maxHeaderBytes = 10 << 20
 
 // conn is one connection to an origin, owned by one exchange at a time or idle in the pool.
 type conn struct {
-	nc      net.Conn // what is read and written: TLS over raw for https
-	raw     net.Conn // the TCP connection
+	nc      net.Conn // what is read and written: TLS over the TCP connection for https
 	lr      limitReader
 	br      *bufio.Reader
 	bw      *bufio.Writer
@@ -31,6 +30,7 @@ type conn struct {
 	timer   *time.Timer // closes it once idle for IdleConnTimeout
 	stopped atomic.Bool // abort ran: deadlines are in the past
 	once    sync.Once
+	probe   prober // alive's look at the idle socket
 }
 
 // limitReader is what the connection's buffered reader reads from. While a response
@@ -170,7 +170,7 @@ func (c *Client) dial(ctx context.Context, scheme, key, hostname string) (*conn,
 	if err != nil {
 		return nil, err
 	}
-	pc := &conn{nc: raw, raw: raw, key: key}
+	pc := &conn{nc: raw, key: key, probe: newProber(raw)} // the probe looks at the TCP socket under any TLS
 	if scheme == "https" {
 		cfg := c.opt.TLSConfig.Clone()
 		if cfg.ServerName == "" {

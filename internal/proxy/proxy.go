@@ -124,8 +124,28 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	for _, name := range poisonable { // canonical already: no Del, which canonicalizes each
 		delete(out, name)
 	}
-	out["Surrogate-Capability"] = append(out["Surrogate-Capability"], policy.SurrogateCapability)
-	out["Via"] = append(out["Via"], viaVersion(pr.In)+" "+Name)
+	out["Surrogate-Capability"] = appendShared(out["Surrogate-Capability"], surrogateCapability)
+	if pr.In.ProtoMajor == 1 && pr.In.ProtoMinor == 1 {
+		out["Via"] = appendShared(out["Via"], via11)
+	} else {
+		out["Via"] = append(out["Via"], viaVersion(pr.In)+" "+Name)
+	}
+}
+
+// The values rewrite adds to nearly every request, shared by all of them: header maps
+// only read their values, and an append to a slice of capacity 1 copies it.
+var (
+	surrogateCapability = []string{policy.SurrogateCapability}
+	via11               = []string{"1.1 " + Name}
+)
+
+// appendShared appends the one value of shared to prior, or is shared itself when
+// there is no prior value.
+func appendShared(prior, shared []string) []string {
+	if len(prior) == 0 {
+		return shared[:1:1]
+	}
+	return append(prior, shared[0])
 }
 
 // setXForwarded sets X-Forwarded-For to the client's address and X-Forwarded-Proto

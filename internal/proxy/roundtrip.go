@@ -106,7 +106,7 @@ func (h *Handler) fetch(req *http.Request, x *exchange) (*http.Response, error) 
 	// that comes back is stored as a partial entry.
 	req.Header.Del("If-None-Match")
 	req.Header.Del("If-Modified-Since")
-	req = detach(req)
+	req = detach(req, x)
 	requested := time.Now()
 	resp, err := h.send(req)
 	if err != nil {
@@ -189,7 +189,7 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 	stripConditionals(req.Header)
 	conditional := policy.Conditional(req.Header, stored.subset("Etag", "Last-Modified"))
 	req.Header.Del("Range")
-	req = detach(req)
+	req = detach(req, x)
 	requested := time.Now()
 	resp, err := h.send(req)
 	fwd := "fwd=stale"

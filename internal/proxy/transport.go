@@ -50,6 +50,10 @@ func (h *Handler) send(req *http.Request) (*http.Response, error) {
 // it either: the origin client's timeouts bound the exchange, and closing the body
 // releases the connection. A context that cannot end also costs the origin client no
 // watch on it (context.AfterFunc) per exchange.
-func detach(req *http.Request) *http.Request {
-	return req.WithContext(context.WithoutCancel(req.Context()))
+//
+// The exchange is put above the detached context again: WithoutCancel's context boxes
+// itself on every Value lookup that passes through it, an allocation per lookup, and
+// the exchange is what is looked up, in roundTrip and in count.
+func detach(req *http.Request, x *exchange) *http.Request {
+	return req.WithContext(context.WithValue(context.WithoutCancel(req.Context()), exchangeKey{}, x))
 }
