@@ -309,7 +309,6 @@ func stripConditionals(h http.Header) {
 	}
 }
 
-
 // rangeLengthOK reports whether a 206 body is exactly as long as its Content-Range says.
 func rangeLengthOK(h http.Header, n int) bool {
 	first, last, _, ok := policy.ContentRange(h)
