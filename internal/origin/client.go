@@ -265,16 +265,40 @@ func IsUpgrade(h http.Header) bool {
 // validHeader refuses fields that would not survive the wire, as the Transport does.
 func validHeader(h http.Header) error {
 	for k, vs := range h {
-		if k == "" || strings.ContainsAny(k, " \t\r\n:\x00\"(),/;<=>?@[\\]{}") {
+		if k == "" || containsAny(k, &notInName) {
 			return fmt.Errorf("origin: invalid header field name %q", k)
 		}
 		for _, v := range vs {
-			if strings.ContainsAny(v, "\r\n\x00") {
+			if containsAny(v, &notInValue) {
 				return fmt.Errorf("origin: invalid header field value for %q", k)
 			}
 		}
 	}
 	return nil
+}
+
+// byteSet marks bytes; built once, where strings.ContainsAny builds its set per call.
+type byteSet [256]bool
+
+func newByteSet(chars string) (s byteSet) {
+	for i := 0; i < len(chars); i++ {
+		s[chars[i]] = true
+	}
+	return s
+}
+
+var (
+	notInName  = newByteSet(" \t\r\n:\x00\"(),/;<=>?@[\\]{}")
+	notInValue = newByteSet("\r\n\x00")
+)
+
+func containsAny(s string, set *byteSet) bool {
+	for i := 0; i < len(s); i++ {
+		if set[s[i]] {
+			return true
+		}
+	}
+	return false
 }
 
 func closeBody(req *http.Request) {
