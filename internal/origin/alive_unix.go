@@ -34,7 +34,7 @@ func (pc *conn) alive() bool {
 	if p.rc == nil {
 		return true
 	}
-	if p.peek == nil {
+	if p.peek == nil { // made here, not in newProber: it must capture the prober where it stays, in pc
 		p.peek = func(fd uintptr) {
 			_, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 			p.alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK

@@ -287,9 +287,15 @@ func newByteSet(chars string) (s byteSet) {
 	return s
 }
 
+// The bytes validHeader refuses in a field name and in a value.
+const (
+	nameRefuses  = " \t\r\n:\x00\"(),/;<=>?@[\\]{}"
+	valueRefuses = "\r\n\x00"
+)
+
 var (
-	notInName  = newByteSet(" \t\r\n:\x00\"(),/;<=>?@[\\]{}")
-	notInValue = newByteSet("\r\n\x00")
+	notInName  = newByteSet(nameRefuses)
+	notInValue = newByteSet(valueRefuses)
 )
 
 func containsAny(s string, set *byteSet) bool {

@@ -16,21 +16,15 @@ type Directives = cacheobject.ResponseCacheDirectives
 // MaxAge, MaxStale, MinFresh and StaleIfError are -1 when absent.
 type RequestDirectives = cacheobject.RequestCacheDirectives
 
-// TargetedFields are the response fields, in order of precedence, whose directives a
-// reverse proxy obeys instead of Cache-Control when one is present (RFC 9213 §2.1).
+// targetedFields are the response fields, in order of precedence, whose directives a
+// reverse proxy obeys instead of Cache-Control when one is present (RFC 9213 §2.1):
+// each as the RFC spells it (what ParseResponse names) and as net/http keys it.
 // Every entry but Surrogate-Control is a targeted field in the RFC 9213 sense, parsed
 // as a Structured Field Dictionary.
-var TargetedFields = []string{"CDN-Cache-Control", "Surrogate-Control"}
-
-// targetedKeys are TargetedFields as net/http keys them ("Cdn-Cache-Control"),
-// computed once rather than per response.
-var targetedKeys = func() []string {
-	keys := make([]string, len(TargetedFields))
-	for i, name := range TargetedFields {
-		keys[i] = http.CanonicalHeaderKey(name)
-	}
-	return keys
-}()
+var targetedFields = []struct{ name, key string }{
+	{"CDN-Cache-Control", "Cdn-Cache-Control"},
+	{"Surrogate-Control", "Surrogate-Control"},
+}
 
 // SurrogateToken is the device token the proxy announces in Surrogate-Capability; a
 // Surrogate-Control directive suffixed ";token" applies only to the device it names
@@ -45,9 +39,9 @@ const SurrogateCapability = SurrogateToken + `="Surrogate/1.0"`
 // Dictionary Structured Field (RFC 9213 §2.1, ParseTargeted); Surrogate-Control keeps
 // its own Cache-Control-like syntax (Edge Architecture Specification 1.0).
 func ParseResponse(h http.Header) (*Directives, string) {
-	for i, name := range TargetedFields {
-		// net/http keys headers as "Cdn-Cache-Control"; the RFC spells it CDN-.
-		lines, ok := h[targetedKeys[i]]
+	for _, f := range targetedFields {
+		name := f.name
+		lines, ok := h[f.key]
 		if !ok || len(lines) == 0 {
 			continue
 		}

@@ -311,3 +311,13 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestTargetedFieldKeys holds each targeted field's key to net/http's spelling of its
+// name: a key that differs would never be found in a header map.
+func TestTargetedFieldKeys(t *testing.T) {
+	for _, f := range targetedFields {
+		if want := http.CanonicalHeaderKey(f.name); f.key != want {
+			t.Errorf("%s keyed as %q, want %q", f.name, f.key, want)
+		}
+	}
+}
