@@ -31,14 +31,14 @@ func (h *Handler) sharedGet(key string) (*entry, bool) {
 	if !ok {
 		return nil, false
 	}
-	e, err := decodeEntry(b)
+	e, err := decodeEntry(b, key)
 	if err != nil {
 		return nil, false // written by another version: a miss, never a crash
 	}
 	h.addCodings(e, nil)
 	// Keep a local copy briefly, so a clear or invalidation elsewhere that this
 	// replica missed does bounded harm.
-	h.store.SetTagged(key, e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL), h.tagsOf(e))
+	h.store.SetTagged(e.storedKey(key), e, min(e.retention(time.Now(), h.opt.StaleIfError), sharedL1TTL), h.tagsOf(e))
 	return e, true
 }
 
@@ -69,6 +69,7 @@ func (h *Handler) put(key string, e *entry) {
 
 func (h *Handler) set(key string, e *entry, keep time.Duration) {
 	tags := h.tagsOf(e)
+	key = e.storedKey(key)
 	h.store.SetTagged(key, e, keep, tags)
 	if h.opt.Shared != nil && e.sharedSize() <= h.opt.MaxSharedSize {
 		h.opt.Shared.Set(key, e.encode(), keep, e.sharedCompressible())

@@ -62,7 +62,8 @@ func (e *entry) encode() []byte {
 }
 
 // decodeEntry parses what encode wrote; any other input is an error, never a panic.
-func decodeEntry(b []byte) (*entry, error) {
+// key is the key the entry is read for, "" when it is not to be stored (storedKey).
+func decodeEntry(b []byte, key string) (*entry, error) {
 	d := decoder{b: b}
 	if len(b) < 3 || string(b[:2]) != codecMagic || b[2] != codecVersion {
 		return nil, errCodec
@@ -109,7 +110,7 @@ func decodeEntry(b []byte) (*entry, error) {
 		e.size = 256
 		return e, nil
 	}
-	allocated := e.setFields(header, body) // copies: nothing points into b
+	allocated := e.setFields(header, body, key) // copies: nothing points into b
 	if e.rare != nil {
 		e.rare.vary = x.vary // as written: a variant's names are its marker's
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,8 +23,9 @@ type entry struct {
 	fresh  policy.Freshness
 	size   int64 // bytes the entry keeps alive, for the store's budget
 	status int32
-	marker bool // a variant index: look up key+nonce+secondary key next
-	tagged bool // fields hold Surrogate-Key or Cache-Tag, which clients may not see
+	marker bool   // a variant index: look up key+nonce+secondary key next
+	tagged bool   // fields hold Surrogate-Key or Cache-Tag, which clients may not see
+	keyLen uint16 // the length of the key behind the body, 0 when none is (storedKey)
 	// hit caches the per-use fields of a plain fresh hit for the second they hold.
 	hit atomic.Pointer[hitFields]
 	// rare is what most stored responses lack; nil when the entry has none of it.
@@ -102,7 +104,8 @@ func (e *entry) Cost() int64 { return e.size }
 // newEntry builds an entry from a response's stored fields and complete body. Neither
 // header nor body is kept: both are copied into the entry's one allocation, so the
 // entry holds nothing of the response it came from.
-func newEntry(status int, header http.Header, body []byte, fresh policy.Freshness, reqHeader http.Header) *entry {
+// key is the key it is built for: copied behind the body, for the store (storedKey).
+func newEntry(key string, status int, header http.Header, body []byte, fresh policy.Freshness, reqHeader http.Header) *entry {
 	h := make(http.Header, len(header)+1) // shallow: only keys change below
 	maps.Copy(h, header)
 	delete(h, "Cache-Status") // upstream caches' statuses are per response; ours is prepended on use
@@ -113,7 +116,7 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 		w.first, _, w.complete, _ = policy.ContentRange(h)
 		delete(h, "Content-Range") // rendered per request from first and complete
 	}
-	allocated := e.setFields(h, body)
+	allocated := e.setFields(h, body, key)
 	if vary := e.r().vary; len(vary) > 0 {
 		e.w().varyKey = policy.SecondaryKey(reqHeader, vary)
 	}
@@ -121,15 +124,23 @@ func newEntry(status int, header http.Header, body []byte, fresh policy.Freshnes
 	return e
 }
 
-// setFields renders h and copies body behind it into one new allocation, and sets
-// what is derived from the fields (from the copy, so nothing points elsewhere).
-func (e *entry) setFields(h http.Header, body []byte) (allocated int64) {
+// setFields renders h and copies body behind it into one new allocation, then key
+// behind the body (for storedKey; not when there are no fields to find it from, or
+// when it is too long to note its length), and sets what is derived from the fields
+// (from the copy, so nothing points elsewhere).
+func (e *entry) setFields(h http.Header, body []byte, key string) (allocated int64) {
 	n := fieldsRoom(h)
+	end := n + len(body)
+	if n == 0 || len(key) > math.MaxUint16 {
+		key = ""
+	}
 	// Grown, not made, so that cap is the allocation's size class: what it really holds.
-	buf := slices.Grow([]byte(nil), n+len(body))[:n+len(body)]
+	buf := slices.Grow([]byte(nil), end+len(key))[:end+len(key)]
 	e.fields = renderFields(buf, h)
-	e.body = buf[n:len(buf):len(buf)]
+	e.body = buf[n:end:end]
 	copy(e.body, body)
+	copy(buf[end:], key)
+	e.keyLen = uint16(len(key))
 	if vary := policy.VaryNames(e.subset("Vary")); len(vary) > 0 {
 		e.w().vary = vary
 	} else if e.rare != nil {
@@ -137,6 +148,23 @@ func (e *entry) setFields(h http.Header, body []byte) (allocated int64) {
 	}
 	e.tagged = hasTagFields(e.subset(policy.SurrogateKey, policy.CacheTag))
 	return int64(cap(buf))
+}
+
+// storedKey returns key as the store should hold it: the copy behind e's body when e
+// was built for key, so that a stored response keeps nothing alive but its entry and
+// its one allocation (not the request line the key was cut from: one object fewer
+// for each collection to visit, docs/performance.md); key itself otherwise, as for a
+// variant, whose key is made when it is stored.
+func (e *entry) storedKey(key string) string {
+	if e.keyLen == 0 || int(e.keyLen) != len(key) {
+		return key
+	}
+	at := roomFor(len(e.block), e.lines) + len(e.body)
+	k := unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(e.block)), at)), len(key))
+	if k != key {
+		return key
+	}
+	return k
 }
 
 // heldBytes is what a stored response keeps alive, measured rather than guessed so

@@ -23,7 +23,7 @@ func TestRetention(t *testing.T) {
 		{"stale-if-error window", policy.Freshness{Lifetime: 0, Received: now, StaleIfError: time.Hour}, nil, time.Hour},
 	}
 	for _, tt := range tests {
-		e := newEntry(http.StatusOK, tt.header, nil, tt.fresh, nil)
+		e := newEntry("", http.StatusOK, tt.header, nil, tt.fresh, nil)
 		if got := e.retention(now, 0); got != tt.want {
 			t.Errorf("%s: retention = %v, want %v", tt.name, got, tt.want)
 		}

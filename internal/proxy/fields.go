@@ -29,8 +29,19 @@ import (
 // name is found. Values are taken by length, so one holding any byte at all cannot
 // shift the lines after it.
 type fields struct {
-	block string   // the rendered lines; shares its allocation with the body (entry.go)
-	vals  []string // each line's value, in block order; in the block's allocation too
+	block string // the rendered lines; shares its allocation with the body (entry.go)
+	lines int    // how many: each has its value's string after the block (vals)
+}
+
+// vals returns each line's value, in block order: the strings after the block, in its
+// allocation (renderFields). Found from the block rather than kept as a slice, which
+// keeps the entry in a smaller size class.
+func (f *fields) vals() []string {
+	if f.lines == 0 {
+		return nil
+	}
+	views := unsafe.Add(unsafe.Pointer(unsafe.StringData(f.block)), viewsAt(len(f.block)))
+	return unsafe.Slice((*string)(views), f.lines)
 }
 
 // validName reports whether a name can be rendered: not empty, and none of the bytes
@@ -118,25 +129,25 @@ func renderFields(buf []byte, h http.Header) fields {
 	for i, s := range spans {
 		words[i] = [2]uintptr{uintptr(unsafe.Pointer(base)) + uintptr(s.at), uintptr(s.n)}
 	}
-	f.vals = unsafe.Slice((*string)(views), len(spans))
+	f.lines = len(spans)
 	return f
 }
 
 // all yields each name once with its values (a slice of vals: read, never write).
 func (f *fields) all() iter.Seq2[string, []string] {
 	return func(yield func(string, []string) bool) {
-		at := 0
-		for i := 0; i < len(f.vals); {
+		at, vals := 0, f.vals()
+		for i := 0; i < len(vals); {
 			name := f.block[at : at+strings.IndexByte(f.block[at:], ':')]
 			j := i
-			for j < len(f.vals) {
+			for j < len(vals) {
 				if !strings.HasPrefix(f.block[at:], name) || f.block[at+len(name)] != ':' {
 					break
 				}
-				at += len(name) + 2 + len(f.vals[j]) + 2
+				at += len(name) + 2 + len(vals[j]) + 2
 				j++
 			}
-			if !yield(name, f.vals[i:j:j]) {
+			if !yield(name, vals[i:j:j]) {
 				return
 			}
 			i = j
@@ -166,7 +177,7 @@ func (f *fields) get(name string) string {
 // header returns the fields as a new map whose value slices are the stored ones: for
 // the policy functions, which read it, never for a response that may be changed.
 func (f *fields) header() http.Header {
-	h := make(http.Header, len(f.vals))
+	h := make(http.Header, f.lines)
 	for k, vs := range f.all() {
 		h[k] = vs
 	}

@@ -82,19 +82,29 @@ func TestFieldsValueSlicesAreFull(t *testing.T) {
 func TestEntryIsOneAllocation(t *testing.T) {
 	src := http.Header{"Content-Type": {"text/plain"}, "Etag": {`"v1"`}, "Vary": {"Accept-Language"}}
 	body := []byte(strings.Repeat("b", 1024))
-	e := newEntry(http.StatusOK, src, body, policy.Freshness{Lifetime: time.Minute, Received: time.Now()}, http.Header{"Accept-Language": {"de"}})
+	const key = "/a?b=1"
+	e := newEntry(key, http.StatusOK, src, body, policy.Freshness{Lifetime: time.Minute, Received: time.Now()}, http.Header{"Accept-Language": {"de"}})
 	start := uintptr(unsafe.Pointer(unsafe.StringData(e.block)))
 	views := start + uintptr(viewsAt(len(e.block)))
-	if got := uintptr(unsafe.Pointer(unsafe.SliceData(e.vals))); got != views || got%uintptr(ptrSize) != 0 {
+	if got := uintptr(unsafe.Pointer(unsafe.SliceData(e.vals()))); got != views || got%uintptr(ptrSize) != 0 {
 		t.Errorf("value views at %#x, want right behind the block at %#x, pointer-aligned", got, views)
 	}
-	if got, want := uintptr(unsafe.Pointer(&e.body[0])), views+uintptr(len(e.vals)*stringSize); got != want {
+	if got, want := uintptr(unsafe.Pointer(&e.body[0])), views+uintptr(e.lines*stringSize); got != want {
 		t.Errorf("body at %#x, want right behind the value views at %#x", got, want)
 	}
 	if cap(e.body) != len(e.body) {
 		t.Errorf("body cap %d, len %d: room past the body would let an append write into the entry", cap(e.body), len(e.body))
 	}
-	for _, v := range append(slices.Clone(e.vals), e.r().vary...) {
+	stored := e.storedKey(strings.Clone(key))
+	if got, want := uintptr(unsafe.Pointer(unsafe.StringData(stored))), uintptr(unsafe.Pointer(&e.body[0]))+uintptr(len(e.body)); stored != key || got != want {
+		t.Errorf("storedKey = %q at %#x, want %q right behind the body at %#x", stored, got, key, want)
+	}
+	for _, other := range []string{"/a?b=2", "/a", ""} { // the same length, another, none
+		if got := e.storedKey(other); got != other || len(other) > 0 && unsafe.StringData(got) != unsafe.StringData(other) {
+			t.Errorf("storedKey(%q) = %q, not the key it was given", other, got)
+		}
+	}
+	for _, v := range append(slices.Clone(e.vals()), e.r().vary...) {
 		if p := uintptr(unsafe.Pointer(unsafe.StringData(v))); len(v) > 0 && (p < start || p >= start+uintptr(len(e.block))) {
 			t.Errorf("%q points outside the block", v)
 		}
@@ -136,7 +146,7 @@ func TestEntryHeldBytes(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for i := range entries {
-			e := newEntry(http.StatusOK, src, body, fresh, nil)
+			e := newEntry("/api/items/"+strconv.Itoa(i), http.StatusOK, src, body, fresh, nil)
 			e.hitFieldsAt(time.Now(), "")
 			entries[i] = e
 		}

@@ -33,7 +33,7 @@ func (h *Handler) markStale(x *exchange, stored *entry, now time.Time) {
 	f := stored.fresh
 	f.Lifetime = min(f.Lifetime, f.Age(now))
 	// x.in matched the stored variant (lookup), so the copy lands on the same one.
-	e := newEntry(int(stored.status), stored.header(), stored.body, f, x.in.Header)
+	e := newEntry(x.key, int(stored.status), stored.header(), stored.body, f, x.in.Header)
 	h.addCodings(e, stored) // the same body: its copies are kept, not made again
 	if e.retention(now, h.opt.StaleIfError) <= 0 {
 		h.drop(x.key)

@@ -101,7 +101,7 @@ func (h *Handler) peek(key string) (local, shared *entry) {
 	}
 	if h.opt.Shared != nil {
 		if b, ok := h.opt.Shared.Get(key); ok {
-			if e, err := decodeEntry(b); err == nil {
+			if e, err := decodeEntry(b, ""); err == nil {
 				shared = e
 			}
 		}

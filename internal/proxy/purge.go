@@ -160,7 +160,7 @@ func (h *Handler) PurgeLocal(p Purge) Purged {
 func (e *entry) staleAt(now time.Time) *entry {
 	s := &entry{
 		fields: e.fields, body: e.body, status: e.status, fresh: e.fresh,
-		marker: e.marker, size: e.size, tagged: e.tagged, rare: e.rare,
+		marker: e.marker, size: e.size, tagged: e.tagged, keyLen: e.keyLen, rare: e.rare,
 	}
 	s.fresh.Lifetime = max(0, min(s.fresh.Lifetime, s.fresh.Age(now)))
 	return s
@@ -168,7 +168,7 @@ func (e *entry) staleAt(now time.Time) *entry {
 
 // restaleEncoded is staleAt for an entry in the shared tier's encoding.
 func (h *Handler) restaleEncoded(b []byte) ([]byte, bool) {
-	e, err := decodeEntry(b)
+	e, err := decodeEntry(b, "")
 	if err != nil || e.marker {
 		return nil, false
 	}

@@ -50,7 +50,7 @@ func BenchmarkHitsBesideTagPurges(b *testing.B) {
 		ch := hdr.Clone()
 		ch.Set("Surrogate-Key", "cold-"+strconv.Itoa(i)+" cold-all")
 		now := time.Now()
-		return newEntry(http.StatusOK, ch, body, policy.Assess(http.StatusOK, ch, d, now, now), http.Header{})
+		return newEntry("", http.StatusOK, ch, body, policy.Assess(http.StatusOK, ch, d, now, now), http.Header{})
 	}
 	for i := range cold {
 		h.put("/cold/"+strconv.Itoa(i), coldEntry(i))
@@ -202,7 +202,7 @@ func BenchmarkTagPurge(b *testing.B) {
 		ch := hdr.Clone()
 		ch.Set("Surrogate-Key", "cold-"+strconv.Itoa(i)+" cold-all")
 		now := time.Now()
-		entries[i] = newEntry(http.StatusOK, ch, body, policy.Assess(http.StatusOK, ch, d, now, now), http.Header{})
+		entries[i] = newEntry("", http.StatusOK, ch, body, policy.Assess(http.StatusOK, ch, d, now, now), http.Header{})
 		h.put("/cold/"+strconv.Itoa(i), entries[i])
 	}
 	b.ReportAllocs()

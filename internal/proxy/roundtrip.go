@@ -95,7 +95,7 @@ func (h *Handler) keepForGet(x *exchange, resp *http.Response) {
 	reqHeader := x.in.Header.Clone()
 	resp.Body = newFillBody(resp.Body, resp.ContentLength, h.opt.MaxObjectSize, func(body []byte) {
 		if body != nil {
-			h.fill(x, newEntry(resp.StatusCode, header, body, fresh, reqHeader))
+			h.fill(x, newEntry(x.key, resp.StatusCode, header, body, fresh, reqHeader))
 		}
 	})
 }
@@ -154,7 +154,7 @@ func (h *Handler) admit(req *http.Request, x *exchange, resp *http.Response, req
 			h.endFlight(x, nil, false)
 			return
 		}
-		e := newEntry(status, header, body, fresh, reqHeader)
+		e := newEntry(x.key, status, header, body, fresh, reqHeader)
 		if status == http.StatusPartialContent && !rangeLengthOK(header, len(body)) {
 			h.endFlight(x, nil, false)
 			return
@@ -224,7 +224,7 @@ func (h *Handler) revalidate(req *http.Request, x *exchange) (*http.Response, er
 func (h *Handler) refresh(x *exchange, stored *entry, fresh http.Header, requested, received time.Time) *entry {
 	header := policy.Refresh(stored.header(), fresh)
 	d, _ := policy.ParseResponse(header)
-	e := newEntry(int(stored.status), header, stored.body, policy.Assess(int(stored.status), header, d, requested, received), x.in.Header)
+	e := newEntry(x.key, int(stored.status), header, stored.body, policy.Assess(int(stored.status), header, d, requested, received), x.in.Header)
 	h.addCodings(e, stored)
 	ok, why := policy.Storable(policy.Exchange{
 		Method: http.MethodGet, RequestHeader: x.in.Header, Request: x.req,
@@ -263,7 +263,7 @@ func (h *Handler) staleOnError(x *exchange, resp *http.Response, err error) (*ht
 // fromEntry builds the response the ReverseProxy relays when the answer comes from a stored entry.
 func (h *Handler) fromEntry(req *http.Request, x *exchange, e *entry, xcache, status string) *http.Response {
 	e = h.representation(x.in, e)
-	hdr := make(http.Header, len(e.vals)+3)
+	hdr := make(http.Header, e.lines+3)
 	for k, v := range e.all() {
 		if !h.hides(e, k) {
 			hdr[k] = v

@@ -30,7 +30,7 @@ func TestSharedCompressible(t *testing.T) {
 		{"TTF is not compressed", http.Header{"Content-Type": {"font/ttf"}}, true},
 	}
 	for _, tt := range tests {
-		e := newEntry(http.StatusOK, tt.header, nil, policy.Freshness{}, nil)
+		e := newEntry("", http.StatusOK, tt.header, nil, policy.Freshness{}, nil)
 		if got := e.sharedCompressible(); got != tt.want {
 			t.Errorf("%s: sharedCompressible() = %v, want %v", tt.name, got, tt.want)
 		}
