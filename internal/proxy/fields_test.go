@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bytes"
+	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strconv"
@@ -239,6 +241,46 @@ func TestHitFieldsSurviveCollections(t *testing.T) {
 		status := Name + "; hit; ttl=" + strconv.Itoa(3600-i/3) + "; detail=" + strings.Repeat("d", 40)
 		if held[i][0] != age || held[i+1][0] != "HIT" || held[i+2][0] != status {
 			t.Fatalf("hit %d changed after collections: %q %q %q", i/3, held[i][0], held[i+1][0], held[i+2][0])
+		}
+	}
+}
+
+// TestStoredKeysPointIntoEntries fills the cache over HTTP, by a miss and by a
+// revalidation, and checks that the key the store holds for each is the copy behind
+// its entry's body (storedKey): a stored response then keeps nothing of the request
+// it came from alive.
+func TestStoredKeysPointIntoEntries(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Etag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=0")
+		if r.URL.Path == "/fresh" {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		_, _ = io.WriteString(w, "body of "+r.URL.RequestURI())
+	}))
+	defer o.Close()
+	p := newTestProxy(t, o.URL)
+	p.get(t, "/fresh")
+	p.get(t, "/stale?a=1")
+	p.get(t, "/stale?a=1") // revalidated: a new entry from the 304
+	p.h.store.Wait()
+	keys := p.h.store.KeysWithPrefix("/")
+	if len(keys) != 2 {
+		t.Fatalf("stored keys %q, want /fresh and /stale?a=1", keys)
+	}
+	for _, k := range keys {
+		e, ok := p.h.store.Get(k)
+		if !ok {
+			t.Fatalf("%q: not stored", k)
+		}
+		start := uintptr(unsafe.Pointer(unsafe.StringData(e.block)))
+		end := start + uintptr(roomFor(len(e.block), e.lines)+len(e.body)+int(e.keyLen))
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(k))); int(e.keyLen) != len(k) || p < start || p+uintptr(len(k)) != end {
+			t.Errorf("key %q held at %#x, want the copy behind its entry's body, ending at %#x", k, p, end)
 		}
 	}
 }

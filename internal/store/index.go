@@ -3,6 +3,7 @@ package store
 import (
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/google/btree"
 )
@@ -83,15 +84,24 @@ func (x *index) remove(key string, tags []string) {
 	if !ok {
 		return
 	}
+	// A key may share its bytes with the value that is leaving (a caller may cut it
+	// from the value's own memory, as the proxy does), so what stays must not hold
+	// them: the item keeps the key it holds unless that is the leaving one's, and a
+	// count that stays takes a copy (a string key is replaced on every assignment).
+	leaving := unsafe.StringData(key)
 	if v.n > 1 {
-		x.keys.ReplaceOrInsert(versions{key: key, n: v.n - 1})
+		if unsafe.StringData(v.key) == leaving {
+			v.key = strings.Clone(key)
+		}
+		x.keys.ReplaceOrInsert(versions{key: v.key, n: v.n - 1})
 	} else {
 		x.keys.Delete(v)
 	}
 	for _, t := range tags {
 		m := x.tags[t]
-		if m[key] > 1 {
-			m[key]--
+		if n := m[key]; n > 1 {
+			delete(m, key)
+			m[strings.Clone(key)] = n - 1
 			continue
 		}
 		delete(m, key)

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func sorted(ks []string) []string { slices.Sort(ks); return ks }
@@ -125,4 +127,41 @@ func TestIndexFollowsStore(t *testing.T) {
 		t.Errorf("live heap grew by %d bytes, want <= %d", held, maxHeld)
 	}
 	runtime.KeepAlive(s)
+}
+
+// TestIndexLetsLeavingBytesGo: a key may be cut from its value's own memory, so when
+// one of two versions of a key leaves, what the index keeps must not be that
+// version's string, whichever order the versions came and went in.
+func TestIndexLetsLeavingBytesGo(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		leavesFirst int // which version (0, 1) leaves while the other stays
+	}{
+		{"the older leaves (a replacement)", 0},
+		{"the newer leaves (a refused second write)", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x := newIndex()
+			v := []string{strings.Clone("/k"), strings.Clone("/k")} // the same key in two versions' memory
+			x.add(v[0], []string{"tag"})
+			x.add(v[1], []string{"tag"})
+			x.remove(v[tt.leavesFirst], []string{"tag"})
+			gone := unsafe.StringData(v[tt.leavesFirst])
+			for _, k := range append(x.withPrefix("/"), x.withTag("tag")...) {
+				if k != "/k" {
+					t.Fatalf("index holds %q, want /k", k)
+				}
+				if unsafe.StringData(k) == gone {
+					t.Errorf("index holds the leaving version's bytes for %q", k)
+				}
+			}
+			if keys, tagged := x.size(); keys != 1 || tagged != 1 {
+				t.Errorf("size = %d keys, %d tagged; want 1, 1", keys, tagged)
+			}
+			x.remove(v[1-tt.leavesFirst], []string{"tag"})
+			if keys, tagged := x.size(); keys != 0 || tagged != 0 {
+				t.Errorf("after both left: %d keys, %d tagged; want none", keys, tagged)
+			}
+		})
+	}
 }
