@@ -25,9 +25,9 @@ type Decision struct {
 // A key is held as its hash under a seed of this process's own. A key string would be
 // a substring of its request's request line, and so keep that alive after its entry
 // went (or hold a stored key's allocation, a whole entry's); and maps without pointers
-// are not scanned by the collector. Two keys share a hash once in ~10^11 pairs of the
-// 20,000 held; then one key's answer would show the other's decision, in an admin
-// view that serves nothing.
+// are not scanned by the collector. The chance that any two of the 20,000 held share
+// a hash is ~10^-11; one key's answer would then show the other's decision, in an
+// admin view that serves nothing.
 type decisions struct {
 	mu       sync.Mutex
 	seed     maphash.Seed
